@@ -1,0 +1,25 @@
+SHELL := /bin/bash
+NODE := node_modules/.bin/node
+
+.PHONY: install test check run psql clean
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: node_modules/.installed
+
+test: install
+	npm test --silent -- $(ARGS)
+
+check: install
+	npm run --silent check
+
+run: install
+	$(NODE) src/cli/run.ts
+
+psql:
+	@$(NODE) src/cli/psql.ts
+
+clean:
+	rm -rf .data node_modules

@@ -1,0 +1,61 @@
+import type { ColumnType, Generated } from 'kysely';
+
+// Kysely's view of sql/000001_schema.sql. numeric columns are strings: money never becomes a float.
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export type AuctionStatus = 'pending' | 'active' | 'ended' | 'cancelled';
+
+export interface UsersTable {
+  id: string;
+  name: string;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface ItemsTable {
+  id: Generated<string>;
+  name: string;
+  description: Generated<string>;
+  owner_id: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface AuctionsTable {
+  id: Generated<string>;
+  item_id: string;
+  creator_id: string;
+  start_time: Timestamp;
+  end_time: Timestamp;
+  starting_price: string;
+  current_price: string;
+  min_increment: Generated<string>;
+  status: Generated<AuctionStatus>;
+  seq: Generated<number>;
+  high_bidder_id: string | null;
+  last_bid_at: Timestamp | null;
+  winner_id: string | null;
+  ended_at: Timestamp | null;
+  cancel_reason: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface BidsTable {
+  id: Generated<string>;
+  auction_id: string;
+  user_id: string;
+  amount: string;
+  seq: number;
+  status: Generated<'accepted'>;
+  request_id: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface Database {
+  'auction.users': UsersTable;
+  'auction.items': ItemsTable;
+  'auction.auctions': AuctionsTable;
+  'auction.bids': BidsTable;
+}

@@ -1,0 +1,69 @@
+// Runs the tap suite against a disposable PostgreSQL: embedded (temp dir, free port) or TEST_DATABASE_URL.
+// Migrates one template database; each test file clones it (test/helpers/db.ts).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+
+const template = `auction_template_${process.pid}`;
+let cluster: EmbeddedCluster | undefined;
+let tmp: string | undefined;
+let adminUrl = process.env.TEST_DATABASE_URL;
+
+async function cleanup() {
+  if (adminUrl) {
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database if exists ${template} with (force)`).catch(() => {});
+    await admin.end();
+  }
+  if (cluster) await cluster.stop().catch((e) => console.error('stopping postgres:', e));
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+}
+
+let code = 1;
+try {
+  if (!adminUrl) {
+    tmp = await mkdtemp(join(tmpdir(), 'auction-test-'));
+    await chmod(tmp, 0o755); // the cluster may run as the 'postgres' system user
+    const started = Date.now();
+    cluster = await startEmbedded({ dir: tmp, persistent: false });
+    adminUrl = cluster.url('postgres');
+    console.log(`# disposable postgres on port ${cluster.port} (${Date.now() - started} ms)`);
+  } else {
+    console.log('# using TEST_DATABASE_URL');
+  }
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin`select 1`;
+  } catch (err) {
+    console.error(`cannot reach ${adminUrl.replace(/:[^:@/]*@/, ':***@')}: ${(err as Error).message}\n` +
+      'unset TEST_DATABASE_URL to use a disposable embedded postgres, or fix the URL');
+    throw err;
+  }
+  await admin.unsafe(`drop database if exists ${template} with (force)`);
+  await admin.unsafe(`create database ${template}`);
+  await admin.end();
+  const tsql = postgres(adminUrl.replace(/\/[^/?]*(\?|$)/, `/${template}$1`), { max: 1, onnotice: () => {} });
+  await migrate(tsql);
+  await tsql.end();
+
+  // tap would otherwise also run this file (and helpers) as tests
+  const args = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['test/**/*.test.ts'];
+  code = await new Promise<number>((resolve) => {
+    const child = spawn('tap', args, {
+      stdio: 'inherit',
+      env: { ...process.env, TAP_TYPE_STRIP_ONLY: '1', TEST_ADMIN_URL: adminUrl, TEST_TEMPLATE_DB: template },
+    });
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => child.kill(s));
+  });
+} catch (err) {
+  console.error(err);
+  code = 1;
+} finally {
+  await cleanup();
+}
+process.exit(code);
