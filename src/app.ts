@@ -1,0 +1,23 @@
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import database from './plugins/database.ts';
+import healthRoutes from './routes/health.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    /** Named checks that /ready reports; plugins add theirs. */
+    readinessChecks: Map<string, () => boolean>;
+  }
+}
+
+export type AppOptions = { config: Config; migrate?: boolean };
+
+/** The whole service as one plugin; src/server.ts only builds, listens and closes. */
+export default fp(async (app: FastifyInstance, opts: AppOptions) => {
+  app.decorate('config', opts.config);
+  app.decorate('readinessChecks', new Map<string, () => boolean>());
+  await app.register(database, { url: opts.config.databaseUrl, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
+  await app.register(healthRoutes);
+}, { name: 'auction-app' });

@@ -1,0 +1,28 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import app, { type AppOptions } from './app.ts';
+
+export function loggerOptions(config: AppOptions['config']) {
+  return {
+    level: config.LOG_LEVEL,
+    // tokens may ride in the query string; never log them
+    redact: { paths: ['req.headers.authorization', 'req.query.token'], censor: '[redacted]' },
+    serializers: {
+      req: (req: { method: string; url: string; id: string }) => ({
+        method: req.method, url: req.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'), id: req.id }),
+    },
+    ...(config.LOG_FORMAT === 'pretty' ? { transport: { target: 'pino-pretty' } } : {}),
+  };
+}
+
+/** Builds the fastify instance with the app registered; the caller listens and closes. */
+export async function build(opts: AppOptions & { logger?: boolean }): Promise<FastifyInstance> {
+  const fastify = Fastify({
+    logger: opts.logger === false ? false : loggerOptions(opts.config),
+    genReqId: () => randomUUID(),
+    forceCloseConnections: false,
+    bodyLimit: 64 * 1024,
+  });
+  await fastify.register(app, opts);
+  return fastify;
+}

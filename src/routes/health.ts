@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+
+export default async function healthRoutes(app: FastifyInstance) {
+  // Liveness: the process answers.
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  // Readiness: the database answers (and, once registered, the LISTEN connection is up).
+  app.get('/ready', async (_req, reply) => {
+    const checks: Record<string, boolean> = {};
+    try {
+      await app.pg.sql`select 1`;
+      checks.database = true;
+    } catch {
+      checks.database = false;
+    }
+    for (const [name, check] of app.readinessChecks) checks[name] = check();
+    const ok = Object.values(checks).every(Boolean);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
+  });
+}
