@@ -1,0 +1,45 @@
+// The one place that turns database errors into client errors (codes listed in docs/error_codes.md).
+
+export type ClientError = { code: string; message: string; status: number };
+
+const BY_SQLSTATE: Record<string, { code: string; status: number }> = {
+  AU001: { code: 'invalid_state', status: 409 },
+  AU002: { code: 'immutable_field', status: 409 },
+  AU003: { code: 'append_only', status: 409 },
+  AU004: { code: 'invariant_violation', status: 409 },
+  AU010: { code: 'auction_not_found', status: 404 },
+  AU011: { code: 'ended', status: 409 },
+  AU012: { code: 'cancelled', status: 409 },
+  AU013: { code: 'not_started', status: 409 },
+  AU014: { code: 'invalid_argument', status: 400 },
+  '22P02': { code: 'invalid_argument', status: 400 }, // invalid text representation (bad uuid)
+  '22003': { code: 'invalid_argument', status: 400 }, // numeric value out of range
+  '22007': { code: 'invalid_argument', status: 400 }, // invalid datetime format
+  '22008': { code: 'invalid_argument', status: 400 }, // datetime field overflow
+  '22001': { code: 'invalid_argument', status: 400 }, // string too long
+  '23514': { code: 'invalid_argument', status: 400 }, // check violation
+};
+
+const BY_CONSTRAINT: Record<string, { code: string; status: number; message: string }> = {
+  auctions_one_open_per_item: { code: 'item_has_open_auction', status: 409, message: 'this item already has an open auction' },
+  auctions_end_after_start: { code: 'invalid_argument', status: 400, message: 'end_time must be after start_time' },
+  auctions_item_id_fkey: { code: 'item_not_found', status: 404, message: 'no such item' },
+  auctions_creator_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
+  bids_user_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
+};
+
+type PgLike = { code?: unknown; constraint_name?: unknown; message?: unknown };
+
+/** Maps a postgres.js error to a client error; anything unknown is `internal` and should be logged. */
+export function toClientError(err: unknown): ClientError {
+  const e = (err ?? {}) as PgLike;
+  const constraint = typeof e.constraint_name === 'string' ? BY_CONSTRAINT[e.constraint_name] : undefined;
+  if (constraint) return { code: constraint.code, status: constraint.status, message: constraint.message };
+  const code = typeof e.code === 'string' ? BY_SQLSTATE[e.code] : undefined;
+  if (code) return { ...code, message: typeof e.message === 'string' ? e.message : code.code };
+  return { code: 'internal', status: 500, message: 'internal error' };
+}
+
+export function isInternal(err: ClientError) {
+  return err.code === 'internal';
+}
