@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import database from './plugins/database.ts';
 import healthRoutes from './routes/health.ts';
+import auth from './plugins/auth.ts';
+import websocketApi from './realtime/ws-route.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,5 +21,7 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.decorate('config', opts.config);
   app.decorate('readinessChecks', new Map<string, () => boolean>());
   await app.register(database, { url: opts.config.databaseUrl, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
+  await app.register(auth);
+  await app.register(websocketApi);
   await app.register(healthRoutes);
 }, { name: 'auction-app' });

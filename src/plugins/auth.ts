@@ -1,0 +1,54 @@
+import fp from 'fastify-plugin';
+import type { FastifyRequest } from 'fastify';
+import { AuthError, isUuid, makeVerifier, type Identity } from '../auth/tokens.ts';
+import { loadSecret } from '../auth/secret.ts';
+import { ensureUser } from '../domain/users.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Who is calling: from a verified token (or ?user_id= when explicitly allowed). Throws AuthError. */
+    authenticate: (req: FastifyRequest) => Promise<Identity>;
+    /** Browsers may only connect from allowed origins (cross-site WebSocket hijacking). */
+    originAllowed: (req: FastifyRequest) => boolean;
+  }
+}
+
+export default fp(async (app) => {
+  const c = app.config;
+  const secret = loadSecret(c);
+  if (!secret && !c.JWT_JWKS_URL) {
+    throw new Error('no token key: set JWT_SECRET, JWT_SECRET_FILE or JWT_JWKS_URL (make run creates .data/jwt-secret)');
+  }
+  const verify = makeVerifier({ secret, jwksUrl: c.JWT_JWKS_URL, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE });
+  if (c.AUTH_ALLOW_USER_ID_PARAM) {
+    app.log.warn('AUTH_ALLOW_USER_ID_PARAM is on: anyone can act as any user with ?user_id=. Never use this in production.');
+  }
+
+  app.decorate('authenticate', async (req: FastifyRequest) => {
+    const header = req.headers.authorization;
+    const query = req.query as Record<string, string | undefined>;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : query.token;
+    let who: Identity;
+    if (token) {
+      who = await verify(token);
+    } else if (c.AUTH_ALLOW_USER_ID_PARAM && query.user_id) {
+      if (!isUuid(query.user_id)) throw new AuthError('invalid_user_id', 'user_id must be a UUID');
+      who = { userId: query.user_id.toLowerCase() };
+    } else {
+      throw new AuthError('unauthorized', 'a bearer token is required (Authorization header or ?token=)');
+    }
+    await ensureUser(app.pg.sql, who.userId, who.name);
+    return who;
+  });
+
+  app.decorate('originAllowed', (req: FastifyRequest) => {
+    const origin = req.headers.origin;
+    if (!origin) return true; // not a browser
+    if (c.ALLOWED_ORIGINS.length > 0) return c.ALLOWED_ORIGINS.includes(origin);
+    try {
+      return new URL(origin).host === req.headers.host; // same origin only, by default
+    } catch {
+      return false;
+    }
+  });
+}, { name: 'auth', dependencies: ['database'] });

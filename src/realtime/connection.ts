@@ -1,0 +1,223 @@
+import type { WebSocket } from 'ws';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { createAuction, getAuction, listAuctions, snapshot, BadCursorError, type Scheduler } from '../domain/auctions.ts';
+import { placeBid } from '../domain/bids.ts';
+import { toJsonAmount } from '../domain/money.ts';
+import { toClientError } from '../db/errors.ts';
+import { metrics } from '../metrics.ts';
+import { CLIENT_TYPES, CLOSE, clientMessage, type ClientMessage } from './protocol.ts';
+import { message, type ServerMessage } from './messages.ts';
+import type { Feeds, Subscriber } from './feeds.ts';
+
+type Deps = { app: FastifyInstance; feeds: Feeds };
+
+/** One socket: validates each frame, runs it, replies; also a Subscriber of every auction it watches. */
+export class Connection implements Subscriber {
+  readonly id = randomUUID();
+  readonly subscriptions = new Set<string>();
+  alive = true;
+  inFlight = 0;
+  private tokens: number;
+  private lastRefill = Date.now();
+  private strikes = 0;
+  private closed = false;
+  private ws: WebSocket;
+  readonly userId: string;
+  private deps: Deps;
+  readonly log: FastifyBaseLogger;
+
+  constructor(ws: WebSocket, userId: string, deps: Deps) {
+    this.ws = ws;
+    this.userId = userId;
+    this.deps = deps;
+    this.tokens = deps.app.config.WS_RATE_BURST;
+    this.log = deps.app.log.child({ conn: this.id, user: userId });
+  }
+
+  send(text: string) {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.deps.app.config.WS_MAX_BUFFERED_BYTES) {
+      this.close(CLOSE.slowConsumer, 'slow consumer: resubscribe with since_seq');
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  reply(m: Omit<ServerMessage, 'timestamp'>) {
+    this.send(JSON.stringify(message(m)));
+  }
+
+  error(code: string, text: string, requestId?: string, auctionId?: string) {
+    metrics.wsErrors.inc({ code });
+    this.reply({ type: 'error', request_id: requestId, auction_id: auctionId, error: { code, message: text } });
+  }
+
+  ping() {
+    this.ws.ping();
+  }
+
+  terminate() {
+    this.closed = true;
+    this.ws.terminate();
+  }
+
+  close(code: number, reason: string) {
+    if (this.closed) return;
+    this.closed = true;
+    metrics.wsErrors.inc({ code: `close_${code}` });
+    this.ws.close(code, reason);
+  }
+
+  async cleanup() {
+    this.closed = true;
+    const ids = [...this.subscriptions];
+    this.subscriptions.clear();
+    metrics.subscriptions.dec(ids.length);
+    await Promise.all(ids.map((id) => this.deps.feeds.unsubscribe(id, this)));
+  }
+
+  private allow(): boolean {
+    const { WS_RATE_LIMIT_PER_SEC: rate, WS_RATE_BURST: burst } = this.deps.app.config;
+    const now = Date.now();
+    this.tokens = Math.min(burst, this.tokens + ((now - this.lastRefill) / 1000) * rate);
+    this.lastRefill = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      this.strikes = 0;
+      return true;
+    }
+    return false;
+  }
+
+  /** Entry point for every frame; never throws (errors here would skip fastify's handler). */
+  async onFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
+    if (!this.allow()) {
+      if (++this.strikes > this.deps.app.config.WS_RATE_BURST) this.close(CLOSE.rateLimited, 'rate limit exceeded');
+      else this.error('rate_limited', `more than ${this.deps.app.config.WS_RATE_LIMIT_PER_SEC} messages per second`);
+      return;
+    }
+    if (isBinary) return this.error('binary_not_supported', 'send JSON text frames');
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.concat(raw as Buffer[]).toString('utf8'));
+    } catch {
+      return this.error('invalid_json', 'frame is not valid JSON');
+    }
+    const requestId = typeof (json as { request_id?: unknown })?.request_id === 'string'
+      ? ((json as { request_id: string }).request_id).slice(0, 128) : undefined;
+    const parsed = clientMessage.safeParse(json);
+    if (!parsed.success) {
+      const type = (json as { type?: unknown })?.type;
+      if (typeof type !== 'string' || !CLIENT_TYPES.includes(type)) {
+        return this.error('unknown_type', `type must be one of ${CLIENT_TYPES.join(', ')}`, requestId);
+      }
+      return this.error('invalid_message', z.prettifyError(parsed.error).slice(0, 500), requestId);
+    }
+    metrics.wsMessages.inc({ type: parsed.data.type });
+    this.inFlight++;
+    try {
+      await this.handle(parsed.data);
+    } catch (err) {
+      const ce = err instanceof BadCursorError ? { code: 'invalid_argument', message: err.message } : toClientError(err);
+      if (ce.code === 'internal') this.log.error({ err, type: parsed.data.type }, 'message handler failed');
+      this.error(ce.code, ce.message, parsed.data.request_id, 'auction_id' in parsed.data ? parsed.data.auction_id : undefined);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async handle(m: ClientMessage) {
+    const { app, feeds } = this.deps;
+    const rid = m.request_id;
+    switch (m.type) {
+      case 'ping':
+        return this.reply({ type: 'pong', request_id: rid });
+
+      case 'subscribe': {
+        if (this.subscriptions.has(m.auction_id)) {
+          await feeds.unsubscribe(m.auction_id, this);
+          this.subscriptions.delete(m.auction_id);
+          metrics.subscriptions.dec();
+        } else if (this.subscriptions.size >= app.config.WS_MAX_SUBSCRIPTIONS) {
+          return this.error('too_many_subscriptions', `at most ${app.config.WS_MAX_SUBSCRIPTIONS} auctions per socket`, rid, m.auction_id);
+        }
+        this.subscriptions.add(m.auction_id);
+        metrics.subscriptions.inc();
+        const found = await feeds.subscribe(m.auction_id, this, (a) => {
+          this.reply({ type: 'auction_update', auction_id: a.id, request_id: rid, seq: a.seq, data: { subscribed: true, ...snapshot(a) } });
+        }, m.data?.since_seq).catch(async (err) => {
+          this.subscriptions.delete(m.auction_id);
+          metrics.subscriptions.dec();
+          throw err;
+        });
+        if (!found) {
+          this.subscriptions.delete(m.auction_id);
+          metrics.subscriptions.dec();
+          return this.error('auction_not_found', 'no such auction', rid, m.auction_id);
+        }
+        if (this.closed) await feeds.unsubscribe(m.auction_id, this);
+        return;
+      }
+
+      case 'unsubscribe': {
+        if (this.subscriptions.delete(m.auction_id)) {
+          metrics.subscriptions.dec();
+          await feeds.unsubscribe(m.auction_id, this);
+        }
+        const a = await getAuction(app.pg.sql, m.auction_id);
+        if (!a) return this.error('auction_not_found', 'no such auction', rid, m.auction_id);
+        return this.reply({ type: 'auction_update', auction_id: a.id, request_id: rid, seq: a.seq, data: { subscribed: false, ...snapshot(a) } });
+      }
+
+      case 'place_bid': {
+        const r = await placeBid(app.pg.sql, { auctionId: m.auction_id, userId: this.userId, amount: m.data.amount, requestId: rid });
+        if (r.accepted) {
+          return this.reply({ type: 'bid_accepted', auction_id: m.auction_id, request_id: rid, seq: r.seq!, data: {
+            bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
+            min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString() } });
+        }
+        return this.reply({ type: 'bid_rejected', auction_id: m.auction_id, request_id: rid,
+          error: { code: r.reason!, message: rejectionText(r.reason!, r.min_amount) },
+          data: { reason: r.reason, amount: toJsonAmount(m.data.amount), current_price: toJsonAmount(r.current_price),
+            min_next_bid: toJsonAmount(r.min_amount) } });
+      }
+
+      case 'create_auction': {
+        const d = m.data;
+        const a = await createAuction(app.pg.sql, {
+          creatorId: this.userId, itemId: d.item_id, item: d.item, startTime: d.start_time, endTime: d.end_time,
+          startingPrice: d.starting_price, minIncrement: d.min_increment,
+        }, (app as unknown as { scheduleAuction?: Scheduler }).scheduleAuction);
+        return this.reply({ type: 'auction_created', auction_id: a.id, request_id: rid, seq: a.seq, data: snapshot(a) });
+      }
+
+      case 'get_auction': {
+        const a = await getAuction(app.pg.sql, m.auction_id);
+        if (!a) return this.error('auction_not_found', 'no such auction', rid, m.auction_id);
+        return this.reply({ type: 'auction_update', auction_id: a.id, request_id: rid, seq: a.seq, data: { subscribed: this.subscriptions.has(a.id), ...snapshot(a) } });
+      }
+
+      case 'list_auctions': {
+        const d = m.data ?? { limit: 20 };
+        const page = await listAuctions(app.pg.db, { limit: d.limit ?? 20, cursor: d.cursor, status: d.status });
+        return this.reply({ type: 'auction_list', request_id: rid, data: { auctions: page.auctions.map(snapshot), next_cursor: page.next_cursor } });
+      }
+    }
+  }
+}
+
+function rejectionText(reason: string, min: string | null) {
+  switch (reason) {
+    case 'too_low': return `bid must be at least ${min}`;
+    case 'not_started': return 'the auction has not started';
+    case 'ended': return 'the auction has ended';
+    case 'cancelled': return 'the auction was cancelled';
+    case 'own_auction': return 'you cannot bid on your own auction';
+    case 'auction_not_found': return 'no such auction';
+    case 'invalid_amount': return 'amount must be positive with at most two decimals';
+    case 'request_id_conflict': return 'this request_id was already used with another amount';
+    default: return reason;
+  }
+}

@@ -1,0 +1,155 @@
+import postgres, { type Sql } from 'postgres';
+import type { FastifyBaseLogger } from 'fastify';
+import { metrics } from '../metrics.ts';
+
+type Handler = (payload: string) => void;
+
+/**
+ * One dedicated connection that LISTENs on the channels local sockets need, ref-counted.
+ * postgres.js's own sql.listen() re-listens once after a drop and gives up if that fails,
+ * so this keeps the channel set itself and re-LISTENs with backoff until it succeeds,
+ * then tells `onResync` so feeds can catch up on what was missed.
+ */
+export class ListenHub {
+  private sql: Sql;
+  private channels = new Map<string, Set<Handler>>();
+  private listening = new Set<string>();
+  private up = false;
+  private closed = false;
+  private reconnecting: Promise<void> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private resyncHandlers = new Set<() => void>();
+  backendPid: number | undefined;
+
+  private log: FastifyBaseLogger;
+
+  constructor(url: string, log: FastifyBaseLogger) {
+    this.log = log;
+    // onnotify is a runtime option of postgres.js that its types do not declare
+    this.sql = postgres(url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotice: () => {},
+      connection: { application_name: 'auction-listen' },
+      onnotify: (channel: string, payload: string) => this.deliver(channel, payload),
+      onclose: () => this.lost(),
+    } as postgres.Options<{}>);
+  }
+
+  get ready() {
+    return this.up && !this.closed;
+  }
+
+  async start() {
+    await this.connect();
+  }
+
+  onResync(fn: () => void) {
+    this.resyncHandlers.add(fn);
+  }
+
+  /** Listens on `channel` (if not yet) and calls `handler` for each notification; returns the undo. */
+  async subscribe(channel: string, handler: Handler): Promise<() => Promise<void>> {
+    let set = this.channels.get(channel);
+    if (!set) {
+      set = new Set();
+      this.channels.set(channel, set);
+    }
+    set.add(handler);
+    await this.serial(() => this.sync(channel));
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      const s = this.channels.get(channel);
+      if (!s) return;
+      s.delete(handler);
+      if (s.size === 0) {
+        this.channels.delete(channel);
+        await this.serial(() => this.sync(channel));
+      }
+    };
+  }
+
+  async close() {
+    this.closed = true;
+    this.up = false;
+    await this.sql.end({ timeout: 1 });
+  }
+
+  private deliver(channel: string, payload: string) {
+    const set = this.channels.get(channel);
+    if (!set) return;
+    for (const h of set) {
+      try {
+        h(payload);
+      } catch (err) {
+        this.log.error({ err, channel }, 'notification handler failed');
+      }
+    }
+  }
+
+  // LISTEN/UNLISTEN one at a time so a quick unsubscribe/subscribe cannot reorder.
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async sync(channel: string) {
+    const want = this.channels.has(channel);
+    if (want === this.listening.has(channel)) return;
+    if (!this.up) return; // reconnect will LISTEN on everything wanted
+    try {
+      await this.sql.unsafe(`${want ? 'listen' : 'unlisten'} ${quote(channel)}`);
+      if (want) this.listening.add(channel);
+      else this.listening.delete(channel);
+      metrics.listenChannels.set(this.listening.size);
+    } catch (err) {
+      if (want) throw err; // the caller's subscribe fails; a reconnect would LISTEN anyway
+    }
+  }
+
+  private async connect() {
+    const [{ pid }] = await this.sql`select pg_backend_pid() as pid`;
+    this.backendPid = pid as number;
+    const wanted = [...this.channels.keys()];
+    // one round trip for all channels after a reconnect
+    for (let i = 0; i < wanted.length; i += 500) {
+      await this.sql.unsafe(wanted.slice(i, i + 500).map((c) => `listen ${quote(c)};`).join('\n')).simple();
+    }
+    this.listening = new Set(wanted);
+    metrics.listenChannels.set(this.listening.size);
+    this.up = true;
+  }
+
+  private lost() {
+    if (this.closed || this.reconnecting) return;
+    this.up = false;
+    this.listening.clear();
+    this.log.warn('LISTEN connection lost; reconnecting');
+    this.reconnecting = (async () => {
+      let delay = 50;
+      while (!this.closed) {
+        try {
+          await this.serial(() => this.connect());
+          break;
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, retryMs: delay }, 'LISTEN reconnect failed');
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 2000);
+        }
+      }
+      this.reconnecting = undefined;
+      if (this.closed) return;
+      this.log.info({ channels: this.listening.size }, 'LISTEN connection back; resyncing');
+      for (const fn of this.resyncHandlers) fn();
+    })();
+  }
+}
+
+function quote(channel: string) {
+  return '"' + channel.replace(/"/g, '""') + '"';
+}

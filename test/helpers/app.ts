@@ -1,0 +1,114 @@
+import type { Test } from 'tap';
+import WebSocket from 'ws';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { build } from '../../src/build.ts';
+import { loadConfig } from '../../src/config.ts';
+import { mintToken } from '../../src/auth/tokens.ts';
+
+export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
+
+export type Instance = { app: FastifyInstance; http: string; ws: string; close: () => Promise<void> };
+
+/** A real instance on a free loopback port, closed at teardown. */
+export async function startInstance(t: Test, dbUrl: string, env: Record<string, string> = {}): Promise<Instance> {
+  const config = loadConfig({ DATABASE_URL: dbUrl, JWT_SECRET: TEST_SECRET, PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const app = await build({ config, logger: env.LOG_LEVEL !== undefined });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+  };
+  t.teardown(close);
+  return { app, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/ws`, close };
+}
+
+export async function tokenFor(user: string, opts: { ttlSeconds?: number; secret?: string; audience?: string } = {}) {
+  return mintToken({
+    secret: new TextEncoder().encode(opts.secret ?? TEST_SECRET), user, ttlSeconds: opts.ttlSeconds,
+    issuer: 'auction-service', audience: opts.audience ?? 'auction-service',
+  });
+}
+
+export type Msg = { type: string; auction_id?: string; request_id?: string; seq?: number; data?: any; error?: { code: string; message: string }; timestamp: number };
+
+/** A WebSocket client that records every message and can wait for one. */
+export class Client {
+  readonly messages: Msg[] = [];
+  readonly ws: WebSocket;
+  readonly userId: string;
+  closeCode: number | undefined;
+  private waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
+
+  constructor(ws: WebSocket, userId: string) {
+    this.ws = ws;
+    this.userId = userId;
+    ws.on('message', (raw) => {
+      const m = JSON.parse(raw.toString()) as Msg;
+      this.messages.push(m);
+      this.waiters = this.waiters.filter((w) => {
+        if (w.pred(m)) {
+          w.resolve(m);
+          return false;
+        }
+        return true;
+      });
+    });
+    ws.on('close', (code) => { this.closeCode = code; });
+  }
+
+  send(m: unknown) {
+    this.ws.send(typeof m === 'string' ? m : JSON.stringify(m));
+  }
+
+  /** Waits for a message matching `pred` (already received ones count), failing after `ms`. */
+  next(pred: (m: Msg) => boolean, ms = 5000, from = 0): Promise<Msg> {
+    const seen = this.messages.slice(from).find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting; got ${JSON.stringify(this.messages.slice(-5))}`)), ms);
+      this.waiters.push({ pred, resolve: (m) => { clearTimeout(timer); resolve(m); } });
+    });
+  }
+
+  /** Sends a message with a fresh request_id and waits for the reply that echoes it. */
+  async request(m: Record<string, unknown>, ms = 5000): Promise<Msg> {
+    const request_id = (m.request_id as string) ?? randomUUID();
+    const reply = this.next((x) => x.request_id === request_id, ms, this.messages.length);
+    this.send({ ...m, request_id });
+    return reply;
+  }
+
+  bids(auctionId: string) {
+    return this.messages.filter((m) => m.type === 'bid_placed' && m.auction_id === auctionId);
+  }
+
+  closed(ms = 5000): Promise<number> {
+    if (this.closeCode !== undefined) return Promise.resolve(this.closeCode);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('socket did not close')), ms);
+      this.ws.once('close', (code) => { clearTimeout(timer); resolve(code); });
+    });
+  }
+}
+
+export async function connectClient(t: Test, inst: { ws: string }, user: string, opts: { headers?: Record<string, string>; query?: string } = {}) {
+  const { token, userId } = await tokenFor(user);
+  const url = `${inst.ws}?${opts.query ?? `token=${token}`}`;
+  const ws = new WebSocket(url, { headers: opts.headers });
+  const client = new Client(ws, userId);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  t.teardown(() => { ws.terminate(); });
+  return client;
+}
+
+export function inSeconds(s: number) {
+  return new Date(Date.now() + s * 1000).toISOString();
+}

@@ -1,0 +1,109 @@
+import t from 'tap';
+import { freshDb } from '../helpers/db.ts';
+import { connectClient, inSeconds, startInstance } from '../helpers/app.ts';
+
+const db = await freshDb(t);
+const inst = await startInstance(t, db.url);
+
+t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees every accepted bid', async (t) => {
+  const seller = await connectClient(t, inst, 'seller');
+  const alice = await connectClient(t, inst, 'alice');
+  const bob = await connectClient(t, inst, 'bob');
+
+  const created = await seller.request({ type: 'create_auction', data: {
+    item: { name: 'Teapot', description: 'blue' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 10, min_increment: '0.50' } });
+  t.equal(created.type, 'auction_created');
+  const id = created.auction_id!;
+  t.match(created.data, { status: 'pending', starting_price: 10, current_price: 10, min_increment: 0.5, seq: 0 });
+
+  for (const c of [seller, alice, bob]) {
+    const sub = await c.request({ type: 'subscribe', auction_id: id });
+    t.match(sub, { type: 'auction_update', auction_id: id, seq: 0, data: { subscribed: true, current_price: 10, min_next_bid: 10 } });
+  }
+
+  const low = await alice.request({ type: 'place_bid', auction_id: id, data: { amount: 9.5 } });
+  t.match(low, { type: 'bid_rejected', error: { code: 'too_low' }, data: { reason: 'too_low', min_next_bid: 10 } });
+
+  const ok = await alice.request({ type: 'place_bid', auction_id: id, data: { amount: 10 } });
+  t.match(ok, { type: 'bid_accepted', seq: 1, data: { amount: 10, seq: 1, min_next_bid: 10.5, duplicate: false } });
+  const ok2 = await bob.request({ type: 'place_bid', auction_id: id, data: { amount: '601.50' } });
+  t.match(ok2, { type: 'bid_accepted', seq: 2, data: { amount: 601.5 } });
+
+  for (const c of [seller, alice, bob]) {
+    await c.next((m) => m.type === 'bid_placed' && m.seq === 2);
+    t.same(c.bids(id).map((m) => [m.seq, m.data.amount, m.data.user_id]), [[1, 10, alice.userId], [2, 601.5, bob.userId]]);
+  }
+
+  const own = await seller.request({ type: 'place_bid', auction_id: id, data: { amount: 700 } });
+  t.match(own, { type: 'bid_rejected', data: { reason: 'own_auction' } });
+
+  const got = await bob.request({ type: 'get_auction', auction_id: id });
+  t.match(got, { type: 'auction_update', data: { current_price: 601.5, high_bidder_id: bob.userId, status: 'active', seq: 2 } });
+
+  const list = await bob.request({ type: 'list_auctions', data: { limit: 10 } });
+  t.match(list, { type: 'auction_list' });
+  t.ok(list.data.auctions.some((a: { auction_id: string }) => a.auction_id === id));
+
+  const unsub = await alice.request({ type: 'unsubscribe', auction_id: id });
+  t.match(unsub, { type: 'auction_update', data: { subscribed: false } });
+  await bob.request({ type: 'place_bid', auction_id: id, data: { amount: 700 } });
+  await seller.next((m) => m.type === 'bid_placed' && m.seq === 3);
+  t.equal(alice.bids(id).length, 2, 'an unsubscribed socket hears no more bids');
+
+  t.match(await alice.request({ type: 'ping' }), { type: 'pong' });
+});
+
+t.test('a retried place_bid with the same request_id bids once', async (t) => {
+  const seller = await connectClient(t, inst, 'seller2');
+  const carol = await connectClient(t, inst, 'carol');
+  const id = (await seller.request({ type: 'create_auction', data: {
+    item: { name: 'Vase' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 5 } })).auction_id!;
+  const first = await carol.request({ type: 'place_bid', auction_id: id, request_id: 'r-1', data: { amount: 5 } });
+  const again = await carol.request({ type: 'place_bid', auction_id: id, request_id: 'r-1', data: { amount: 5 } });
+  t.match(first, { type: 'bid_accepted', data: { duplicate: false } });
+  t.match(again, { type: 'bid_accepted', data: { duplicate: true, bid_id: first.data.bid_id } });
+});
+
+t.test('resume: subscribe with since_seq replays the missed bids in order, then continues live', async (t) => {
+  const seller = await connectClient(t, inst, 'seller3');
+  const dan = await connectClient(t, inst, 'dan');
+  const id = (await seller.request({ type: 'create_auction', data: {
+    item: { name: 'Clock' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 1, min_increment: 1 } })).auction_id!;
+  for (let i = 1; i <= 5; i++) await dan.request({ type: 'place_bid', auction_id: id, data: { amount: i } });
+  const late = await connectClient(t, inst, 'erin');
+  const sub = await late.request({ type: 'subscribe', auction_id: id, data: { since_seq: 2 } });
+  t.equal(sub.seq, 5);
+  await late.next((m) => m.type === 'bid_placed' && m.seq === 5);
+  await dan.request({ type: 'place_bid', auction_id: id, data: { amount: 6 } });
+  await late.next((m) => m.type === 'bid_placed' && m.seq === 6);
+  t.same(late.bids(id).map((m) => m.seq), [3, 4, 5, 6]);
+});
+
+t.test('bad input gets a typed error and the socket keeps working', async (t) => {
+  const c = await connectClient(t, inst, 'fuzzer');
+  c.send('not json');
+  t.match(await c.next((m) => m.type === 'error' && m.error?.code === 'invalid_json'), { error: { code: 'invalid_json' } });
+  t.match(await c.request({ type: 'teleport' }), { type: 'error', error: { code: 'unknown_type' } });
+  t.match(await c.request({ type: 'place_bid', auction_id: 'nope', data: { amount: 1 } }), { error: { code: 'invalid_message' } });
+  for (const amount of [-1, 0, 1.234, 1e21, 'abc', null]) {
+    t.match(await c.request({ type: 'place_bid', auction_id: '00000000-0000-4000-8000-000000000000', data: { amount } }),
+      { type: 'error', error: { code: 'invalid_message' } }, `amount ${amount}`);
+  }
+  t.match(await c.request({ type: 'place_bid', auction_id: '00000000-0000-4000-8000-000000000000', data: { amount: 5 } }),
+    { type: 'bid_rejected', data: { reason: 'auction_not_found' } });
+  t.match(await c.request({ type: 'subscribe', auction_id: '00000000-0000-4000-8000-000000000000' }), { type: 'error', error: { code: 'auction_not_found' } });
+  t.match(await c.request({ type: 'create_auction', data: { item: { name: 'x' }, start_time: inSeconds(10), end_time: inSeconds(5), starting_price: 1 } }),
+    { type: 'error', error: { code: 'invalid_argument' } });
+  t.match(await c.request({ type: 'list_auctions', data: { cursor: 'garbage' } }), { type: 'error', error: { code: 'invalid_argument' } });
+  c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  t.match(await c.next((m) => m.error?.code === 'binary_not_supported'), { type: 'error' });
+  t.match(await c.request({ type: 'ping' }), { type: 'pong' }, 'still working');
+});
+
+t.test('an oversize frame closes the socket with 1009; the server keeps serving others', async (t) => {
+  const c = await connectClient(t, inst, 'big');
+  c.send(JSON.stringify({ type: 'ping', data: 'x'.repeat(10_000) }));
+  t.equal(await c.closed(), 1009);
+  const d = await connectClient(t, inst, 'small');
+  t.match(await d.request({ type: 'ping' }), { type: 'pong' });
+});
