@@ -128,7 +128,8 @@ begin
       'type', case new.status when 'active' then 'auction_started'
                               when 'ended' then 'auction_ended'
                               when 'cancelled' then 'auction_cancelled' end,
-      'auction_id', new.id, 'seq', new.seq, 'status', new.status,
+      -- the seq of the bids before this change: a first bid starts the auction, then counts as seq 1
+      'auction_id', new.id, 'seq', old.seq, 'status', new.status,
       'winner_id', new.winner_id,
       'final_price', case when new.status = 'ended' and new.seq > 0 then new.current_price::text end,
       'reason', new.cancel_reason, 'end_time', new.end_time, 'time', clock_timestamp())::text;

@@ -1,0 +1,78 @@
+import t from 'tap';
+import { freshDb } from '../helpers/db.ts';
+import { connectClient, inSeconds, startInstance } from '../helpers/app.ts';
+
+const db = await freshDb(t);
+const a = await startInstance(t, db.url);
+const b = await startInstance(t, db.url);
+
+async function newAuction(seller: Awaited<ReturnType<typeof connectClient>>) {
+  const m = await seller.request({ type: 'create_auction', data: {
+    item: { name: 'Lamp' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 1, min_increment: 1 } });
+  return m.auction_id!;
+}
+
+t.test('a bid placed on instance A reaches a subscriber on instance B', async (t) => {
+  const seller = await connectClient(t, a, 'seller');
+  const bidder = await connectClient(t, a, 'bidder');
+  const watcher = await connectClient(t, b, 'watcher');
+  const id = await newAuction(seller);
+  await watcher.request({ type: 'subscribe', auction_id: id });
+  const r = await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 3 } });
+  t.equal(r.type, 'bid_accepted');
+  const seen = await watcher.next((m) => m.type === 'bid_placed' && m.seq === 1);
+  t.match(seen, { auction_id: id, data: { bid_id: r.data.bid_id, user_id: bidder.userId, amount: 3 } });
+});
+
+t.test('killing the LISTEN backend of B loses no event: B catches up by seq, without duplicates', async (t) => {
+  const seller = await connectClient(t, a, 'seller2');
+  const bidder = await connectClient(t, a, 'bidder2');
+  const watcher = await connectClient(t, b, 'watcher2');
+  const id = await newAuction(seller);
+  await watcher.request({ type: 'subscribe', auction_id: id });
+
+  let amount = 0;
+  const bidSome = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: ++amount } });
+      t.equal(r.type, 'bid_accepted');
+    }
+  };
+  await bidSome(5);
+  const pid = b.app.listenHub.backendPid;
+  t.ok(pid, 'B has a LISTEN backend');
+  // bids keep coming while B's LISTEN connection is gone
+  const [killed] = await Promise.all([
+    db.sql`select pg_terminate_backend(${pid!}) as ok`,
+    bidSome(10),
+  ]);
+  t.equal(killed[0].ok, true);
+  await bidSome(5);
+  await watcher.next((m) => m.type === 'bid_placed' && m.seq === 20, 10_000);
+  t.not(b.app.listenHub.backendPid, pid, 'B reconnected on a new backend');
+  t.same(watcher.bids(id).map((m) => m.seq), Array.from({ length: 20 }, (_, i) => i + 1), 'every seq once, in order');
+  t.equal(b.app.listenHub.ready, true);
+});
+
+t.test('status changes reach subscribers on both instances; the seller hears the end when not subscribed', async (t) => {
+  const seller = await connectClient(t, b, 'seller3');
+  const bidder = await connectClient(t, a, 'bidder3');
+  const onA = await connectClient(t, a, 'watcher3a');
+  const onB = await connectClient(t, b, 'watcher3b');
+  const id = await newAuction(seller);
+  await onA.request({ type: 'subscribe', auction_id: id });
+  await onB.request({ type: 'subscribe', auction_id: id });
+  await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 7 } });
+  await db.sql`select auction.extend_auction(${id}, clock_timestamp() + interval '2 hours')`;
+  await db.sql`select auction.end_auction(${id})`; // an operator in psql
+  for (const c of [onA, onB]) {
+    await c.next((m) => m.type === 'auction_ended');
+    const types = c.messages.filter((m) => m.auction_id === id).map((m) => m.type);
+    t.same(types.filter((x) => x !== 'auction_update'), ['auction_started', 'bid_placed', 'auction_extended', 'auction_ended']);
+    t.match(c.messages.find((m) => m.type === 'auction_ended'), { data: { winner_id: bidder.userId, final_price: 7 } });
+  }
+  const s = await seller.next((m) => m.type === 'auction_ended' && m.auction_id === id);
+  t.match(s, { data: { winner_id: bidder.userId } });
+  const w = await bidder.next((m) => m.type === 'auction_ended' && m.auction_id === id);
+  t.match(w, { data: { final_price: 7 } });
+});
