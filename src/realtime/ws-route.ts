@@ -33,10 +33,21 @@ export default fp(async (app: FastifyInstance) => {
   app.decorate('connections', connections);
   app.readinessChecks.set('listen', () => hub.ready);
 
-  await app.register(websocket, { options: { maxPayload: c.WS_MAX_FRAME_BYTES } });
+  // Replaces the plugin's default preClose, which would close sockets before in-flight bids reply.
+  const drainAndClose = async () => {
+    clearInterval(heartbeat);
+    const deadline = Date.now() + c.SHUTDOWN_GRACE_MS;
+    while ([...connections].some((x) => x.inFlight > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // 1001: clients reconnect (to another instance) and resume with since_seq
+    for (const conn of connections) conn.close(CLOSE.goingAway, 'server shutting down');
+  };
+  let heartbeat: NodeJS.Timeout | undefined;
+  await app.register(websocket, { options: { maxPayload: c.WS_MAX_FRAME_BYTES }, preClose: drainAndClose });
 
   // Drop peers that stop answering pings.
-  const heartbeat = setInterval(() => {
+  heartbeat = setInterval(() => {
     for (const conn of connections) {
       if (!conn.alive) {
         conn.log.info('heartbeat missed; terminating');
@@ -49,15 +60,6 @@ export default fp(async (app: FastifyInstance) => {
   }, c.WS_HEARTBEAT_MS);
   heartbeat.unref();
 
-  app.addHook('preClose', async () => {
-    clearInterval(heartbeat);
-    // drain: let in-flight messages (bids) reply, then close with 1001 so clients reconnect elsewhere
-    const deadline = Date.now() + c.SHUTDOWN_GRACE_MS;
-    while ([...connections].some((x) => x.inFlight > 0) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    for (const conn of connections) conn.close(CLOSE.goingAway, 'server shutting down');
-  });
   app.addHook('onClose', async () => {
     await hub.close();
   });
