@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import database from './plugins/database.ts';
 import healthRoutes from './routes/health.ts';
 import auth from './plugins/auth.ts';
+import bidding from './plugins/bidding.ts';
 import websocketApi from './realtime/ws-route.ts';
 
 declare module 'fastify' {
@@ -21,6 +22,7 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.decorate('config', opts.config);
   app.decorate('readinessChecks', new Map<string, () => boolean>());
   await app.register(database, { url: opts.config.databaseUrl, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
+  await app.register(bidding);
   await app.register(auth);
   await app.register(websocketApi);
   await app.register(healthRoutes);

@@ -31,6 +31,9 @@ export const configSchema = z.object({
   AUTH_ALLOW_USER_ID_PARAM: bool.default(false),
   ALLOWED_ORIGINS: list.default([]),
 
+  BID_BATCH_MAX: int(64, 1, 1000),
+  BID_BATCH_CONCURRENCY: int(2, 1, 100),
+
   JOB_CONCURRENCY: int(16, 1, 1000),
   JOB_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(0.5),
   SWEEP_CRON: z.string().min(1).default('* * * * *'),

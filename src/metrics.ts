@@ -12,6 +12,9 @@ export const metrics = {
   bidLatency: new Histogram({
     name: 'auction_bid_seconds', help: 'place_bid round trip to the database',
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] }),
+  bidBatchSize: new Histogram({
+    name: 'auction_bid_batch_size', help: 'bids per group-commit transaction',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry] }),
   notifyLag: new Histogram({
     name: 'auction_notify_to_send_seconds', help: 'from commit time in the event to the socket send',
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),

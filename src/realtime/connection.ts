@@ -3,7 +3,6 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { createAuction, getAuction, listAuctions, snapshot, BadCursorError, type Scheduler } from '../domain/auctions.ts';
-import { placeBid } from '../domain/bids.ts';
 import { toJsonAmount } from '../domain/money.ts';
 import { toClientError } from '../db/errors.ts';
 import { metrics } from '../metrics.ts';
@@ -172,7 +171,7 @@ export class Connection implements Subscriber {
       }
 
       case 'place_bid': {
-        const r = await placeBid(app.pg.sql, { auctionId: m.auction_id, userId: this.userId, amount: m.data.amount, requestId: rid });
+        const r = await app.placeBid({ auctionId: m.auction_id, userId: this.userId, amount: m.data.amount, requestId: rid });
         if (r.accepted) {
           return this.reply({ type: 'bid_accepted', auction_id: m.auction_id, request_id: rid, seq: r.seq!, data: {
             bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
