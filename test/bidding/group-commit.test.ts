@@ -46,10 +46,12 @@ t.test('under concurrent load the batcher groups bids, and every outcome matches
   const a = await makeAuction(db.sql, { startingPrice: '1.00', minIncrement: '0.01' });
   const users = await Promise.all(Array.from({ length: 32 }, () => makeUser(db.sql)));
   const batcher = new BidBatcher(db.sql, { maxBatch: 64, concurrency: 2 });
-  const before = (await registry.getSingleMetric('auction_bid_batch_size')!.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+  const transactions = async () => (await registry.getSingleMetric('auction_bid_batch_size')!.get()).values
+    .find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value ?? 0;
+  const before = await transactions();
   const outcomes = await Promise.all(Array.from({ length: 640 }, (_, i) =>
     batcher.submit({ auctionId: a.id, userId: users[i % 32], amount: (1 + Math.floor(i / 2) * 0.01 + (i % 7) * 0.01).toFixed(2) })));
-  const batches = (await registry.getSingleMetric('auction_bid_batch_size')!.get()).values.find((v) => v.metricName?.endsWith('_count'))!.value - before;
+  const batches = (await transactions()) - before;
   t.ok(batches < 640, `640 bids went in ${batches} transactions`);
   const accepted = outcomes.filter((o) => o.accepted);
   const log = await db.sql`select seq, amount, user_id, id from auction.bids where auction_id = ${a.id} order by seq`;
