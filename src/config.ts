@@ -46,12 +46,9 @@ export class ConfigError extends Error {}
 /** Validates the environment once; the error lists every bad variable at once. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = configSchema.superRefine((c, ctx) => {
-    if (!c.DATABASE_URL && !c.DB_URL) ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'required (or DB_URL)' });
-  }).safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  const parsed = configSchema.safeParse(present);
+  const lines = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+  if (!present.DATABASE_URL && !present.DB_URL) lines.push('  DATABASE_URL: required (or DB_URL)');
+  if (!parsed.success || lines.length > 0) throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   return { ...parsed.data, databaseUrl: (parsed.data.DATABASE_URL ?? parsed.data.DB_URL)! };
 }
