@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 NODE := node_modules/.bin/node
 
-.PHONY: install test check run psql clean
+.PHONY: install test check run psql clean bench
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -17,6 +17,9 @@ check: install
 
 run: install
 	$(NODE) src/cli/run.ts
+
+bench: install
+	$(NODE) bench/run.ts
 
 psql:
 	@$(NODE) src/cli/psql.ts
