@@ -90,8 +90,17 @@ export class Connection implements Subscriber {
     return false;
   }
 
-  /** Entry point for every frame; never throws (errors here would skip fastify's handler). */
-  async onFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
+  private chain: Promise<void> = Promise.resolve();
+
+  /** Entry point for every frame: one socket's frames run in order; never throws (errors here would skip fastify's handler). */
+  onFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
+    this.inFlight++;
+    const next = this.chain.then(() => this.process(raw, isBinary)).finally(() => { this.inFlight--; });
+    this.chain = next;
+    return next;
+  }
+
+  private async process(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
     if (!this.allow()) {
       if (++this.strikes > this.deps.app.config.WS_RATE_BURST) this.close(CLOSE.rateLimited, 'rate limit exceeded');
       else this.error('rate_limited', `more than ${this.deps.app.config.WS_RATE_LIMIT_PER_SEC} messages per second`);
@@ -115,15 +124,12 @@ export class Connection implements Subscriber {
       return this.error('invalid_message', z.prettifyError(parsed.error).slice(0, 500), requestId);
     }
     metrics.wsMessages.inc({ type: parsed.data.type });
-    this.inFlight++;
     try {
       await this.handle(parsed.data);
     } catch (err) {
       const ce = err instanceof BadCursorError ? { code: 'invalid_argument', message: err.message } : toClientError(err);
       if (ce.code === 'internal') this.log.error({ err, type: parsed.data.type }, 'message handler failed');
       this.error(ce.code, ce.message, parsed.data.request_id, 'auction_id' in parsed.data ? parsed.data.auction_id : undefined);
-    } finally {
-      this.inFlight--;
     }
   }
 
