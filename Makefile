@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 NODE := node_modules/.bin/node
 
-.PHONY: install test check run psql clean bench
+.PHONY: install test check run psql clean bench soak
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -20,6 +20,10 @@ run: install
 
 bench: install
 	$(NODE) bench/run.ts
+
+# a long bid storm with faults, checked against the database; writes docs/reliability.md
+soak: install
+	$(NODE) test/storm/soak.ts
 
 psql:
 	@$(NODE) src/cli/psql.ts

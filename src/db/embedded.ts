@@ -5,7 +5,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-export type EmbeddedCluster = { url: (db?: string) => string; port: number; stop: () => Promise<void> };
+export type EmbeddedCluster = {
+  url: (db?: string) => string;
+  port: number;
+  stop: () => Promise<void>;
+  /** Crash-stops the postmaster (SIGQUIT: immediate shutdown, recovery on start) and starts it again. */
+  restartImmediate: () => Promise<void>;
+};
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,5 +59,12 @@ export async function startEmbedded(opts: Options): Promise<EmbeddedCluster> {
   await pg.start();
   if (opts.persistent) await writeFile(meta, JSON.stringify({ port, password }) + '\n', { mode: 0o600 });
   const url = (db = 'postgres') => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`;
-  return { url, port, stop: () => pg.stop() };
+  const dataDir = join(opts.dir, 'data');
+  const restartImmediate = async () => {
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(pid, 'SIGQUIT');
+    for (let i = 0; i < 200 && existsSync(join(dataDir, 'postmaster.pid')); i++) await new Promise((r) => setTimeout(r, 50));
+    await pg.start();
+  };
+  return { url, port, stop: () => pg.stop(), restartImmediate };
 }

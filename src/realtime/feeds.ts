@@ -175,7 +175,16 @@ export class Feeds {
   resync() {
     for (const f of this.feeds.values()) {
       void f.run(async () => {
-        await f.refresh();
+        // the pool may still be reconnecting after a database restart: retry, or this feed stays behind
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await f.refresh();
+            return;
+          } catch (err) {
+            if (attempt >= 20) throw err;
+            await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+          }
+        }
       });
     }
   }

@@ -16,7 +16,7 @@ type Options = {
   clients: number;
   bidsPerClient: number;
   subscriptionsPerClient: number;
-  log?: (line: string) => void;
+  retries: number; // an operation without an outcome (socket cut, server error) is retried with its request_id
 };
 
 class StormClient {
@@ -46,7 +46,7 @@ class StormClient {
   }
 
   async connect(endpoints: () => Endpoint[]) {
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < 200; attempt++) {
       const list = endpoints();
       const ep = list[(this.idx + attempt) % list.length];
       try {
@@ -59,11 +59,13 @@ class StormClient {
         this.ws = ws;
         ws.on('message', (raw) => this.onMessage(JSON.parse(raw.toString())));
         ws.on('error', () => {});
-        // resume every subscription from what this client already has
-        await Promise.all(this.subs.map((a) => this.request({ type: 'subscribe', auction_id: a, data: { since_seq: this.lastSeq(a) } })));
-        return;
+        // resume every subscription from what this client already has; all must succeed
+        const replies = await Promise.all(this.subs.map((a) => this.request({ type: 'subscribe', auction_id: a, data: { since_seq: this.lastSeq(a) } })));
+        if (replies.every((r) => r?.type === 'auction_update')) return;
+        ws.terminate();
+        throw new Error('subscribe failed');
       } catch {
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, Math.min(500, 50 + attempt * 25)));
       }
     }
     throw new Error(`client ${this.idx} could not connect`);
@@ -86,16 +88,19 @@ class StormClient {
   request(m: Record<string, unknown>, ms = 10_000): Promise<any> {
     const request_id = (m.request_id as string) ?? randomUUID();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.waiters.delete(request_id); resolve(undefined); }, ms);
-      this.waiters.set(request_id, (reply) => { clearTimeout(timer); resolve(reply); });
       const ws = this.ws;
-      if (!ws || ws.readyState !== ws.OPEN) {
+      if (!ws || ws.readyState !== ws.OPEN) return resolve(undefined);
+      const done = (reply: unknown) => {
         clearTimeout(timer);
+        ws.off('close', onClose);
         this.waiters.delete(request_id);
-        return resolve(undefined);
-      }
+        resolve(reply);
+      };
+      const onClose = () => done(undefined);
+      const timer = setTimeout(() => done(undefined), ms);
+      this.waiters.set(request_id, done);
+      ws.on('close', onClose);
       ws.send(JSON.stringify({ ...m, request_id }));
-      ws.once('close', () => { if (this.waiters.delete(request_id)) { clearTimeout(timer); resolve(undefined); } });
     });
   }
 }
@@ -126,7 +131,8 @@ export async function runStorm(o: Options, duringStorm?: () => Promise<void>): P
       const amount = (Math.round(base * 100) + 1 + Math.floor(Math.random() * 200)) / 100;
       const op: Op = { client: c.idx, auction, amount: amount.toFixed(2), requestId: randomUUID(), outcome: 'sent' };
       ops.push(op);
-      for (let attempt = 0; attempt < 5 && (op.outcome === 'sent' || op.outcome === 'unknown'); attempt++) {
+      for (let attempt = 0; attempt < o.retries && (op.outcome === 'sent' || op.outcome === 'unknown'); attempt++) {
+        if (attempt > 0) await new Promise((res) => setTimeout(res, Math.min(1000, 50 * attempt)));
         if (!c.ws || c.ws.readyState !== c.ws.OPEN) {
           c.reconnects++;
           await c.connect(o.endpoints);

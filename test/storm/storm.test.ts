@@ -18,7 +18,7 @@ for (let i = 0; i < 2; i++) auctions.push((await makeAuction(db.sql, { seller, s
 
 t.test('a storm over three instances, with a LISTEN backend killed and an instance crashing, keeps every invariant', async (t) => {
   const result = await runStorm({
-    sql: db.sql, secret: TEST_SECRET, auctions, clients: 48, bidsPerClient: 15, subscriptionsPerClient: 3,
+    sql: db.sql, secret: TEST_SECRET, auctions, clients: 48, bidsPerClient: 15, subscriptionsPerClient: 3, retries: 10,
     endpoints: () => [...live].map((i) => ({ ws: i.ws })),
   }, async () => {
     await new Promise((r) => setTimeout(r, 300));
