@@ -1,0 +1,462 @@
+// `make bench`: runs the benchmark scenarios against a disposable PostgreSQL (or BENCH_DATABASE_URL, a role
+// that may create databases), prints a table per scenario and rewrites the results part of docs/benchmarks.md.
+// BENCH_QUICK=1 runs every scenario short and small. BENCH_ONLY=spread,hot,... runs a subset.
+// Every child process has a hard time limit; nothing here asserts on timings.
+import postgres, { type Sql } from 'postgres';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, chmod, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { cpus, totalmem, tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { Hist, sleep, startChild, type BidLoad, type BidResult, type Child, type ChildMsg } from './lib.ts';
+import type { WatchResult } from './watchers.ts';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+const S = QUICK
+  ? { durationMs: 4_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: 1_000, fanoutRate: 20, fanoutMs: 5_000,
+      idleN: 2_000, channelsN: 1_000 }
+  : { durationMs: 10_000, warmupMs: 2_000, spreadAuctions: 1_000, bidders: 64, fanoutN: 10_000, fanoutRate: 20, fanoutMs: 10_000,
+      idleN: 20_000, channelsN: 10_000 };
+const POOL = 10; // DB_POOL_MAX default: the baseline uses as many connections as an instance's pool
+const BIDDER_PROCS = 2;
+// The bench drives 64 sockets far above a person's rate: lift the per-socket limits, keep everything else default.
+// BENCH_SERVER_ENV="BID_BATCH_CONCURRENCY=1,DB_POOL_MAX=20" tries other settings on every instance.
+const OVERRIDES = Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.trim().split('=', 2)));
+const BENCH_ENV = { WS_RATE_LIMIT_PER_SEC: '100000', WS_RATE_BURST: '100000', WS_MAX_SUBSCRIPTIONS: '1000', DB_POOL_MAX: String(POOL), ...OVERRIDES };
+
+// ---------------------------------------------------------------- database
+
+let cluster: EmbeddedCluster | undefined;
+let tmp: string | undefined;
+let adminUrl = process.env.BENCH_DATABASE_URL;
+const template = `bench_template_${process.pid}`;
+const made: string[] = [];
+const urlFor = (db: string) => adminUrl!.replace(/\/[^/?]*(\?|$)/, `/${db}$1`);
+
+async function freshDb(auctions: number): Promise<{ url: string; ids: string[] }> {
+  const name = `bench_${process.pid}_${made.length}`;
+  const admin = postgres(adminUrl!, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name} template ${template}`);
+  await admin.end();
+  made.push(name);
+  const sql = postgres(urlFor(name), { max: 1, onnotice: () => {} });
+  const seller = '00000000-0000-4000-8000-00000000beef';
+  await sql`select auction.ensure_user(${seller}, 'bench seller')`;
+  const rows = await sql<{ id: string }[]>`
+    select (auction.create_auction(auction.create_item('bench item ' || g, '', ${seller}::uuid), ${seller}::uuid,
+            clock_timestamp() - interval '1 second', clock_timestamp() + interval '3 hours', 10.00, 0.01)).id
+      from generate_series(1, ${auctions}) g`;
+  await sql`vacuum analyze`;
+  await sql.end();
+  return { url: urlFor(name), ids: rows.map((r) => r.id) };
+}
+
+async function dropDbs() {
+  if (!adminUrl) return;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  for (const n of [...made, template]) await admin.unsafe(`drop database if exists ${n} with (force)`).catch(() => {});
+  await admin.end();
+}
+
+// ---------------------------------------------------------------- processes
+
+const children = new Set<Child<unknown>>();
+function child<R>(file: string, params: Record<string, unknown>, opts: Parameters<typeof startChild>[2] = {}) {
+  const c = startChild<R>(file, params, opts);
+  children.add(c as Child<unknown>);
+  c.proc.once('exit', () => children.delete(c as Child<unknown>));
+  return c;
+}
+
+type Server = { url: string; child: Child<never>; stats: () => Promise<ChildMsg>; close: () => Promise<void> };
+async function startServer(databaseUrl: string, env: Record<string, string> = {}, opts: { nofile?: number; gc?: boolean } = {}): Promise<Server> {
+  const c = child<never>('server.ts', { databaseUrl, env: { ...BENCH_ENV, ...env } },
+    { nofile: opts.nofile ?? 100_000, execArgv: opts.gc ? ['--expose-gc'] : [] });
+  const ready = await c.ready;
+  return {
+    url: `ws://127.0.0.1:${ready.port}/ws`,
+    child: c,
+    stats: () => c.request({ type: 'stats' }, 'stats'),
+    close: async () => {
+      await Promise.race([c.request({ type: 'close' }, 'closed').catch(() => {}), sleep(15_000)]);
+      c.stop();
+    },
+  };
+}
+
+function mergeBids(rs: BidResult[]) {
+  const sum = (f: (r: BidResult) => number) => rs.reduce((a, r) => a + f(r), 0);
+  const reasons: Record<string, number> = {};
+  for (const r of rs) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
+  const windowS = rs[0].windowMs / 1000;
+  const lat = Hist.from(rs.map((r) => r.latency));
+  return {
+    accepted: sum((r) => r.accepted), rejected: sum((r) => r.rejected), errors: sum((r) => r.errors), unanswered: sum((r) => r.unanswered),
+    acceptedPerS: sum((r) => r.accepted) / windowS, processedPerS: sum((r) => r.accepted + r.rejected) / windowS,
+    p50: lat.pct(50), p99: lat.pct(99), max: lat.max, reasons,
+    loadCpu: sum((r) => r.cpuSeconds ?? 0) / (Math.max(...rs.map((r) => r.runMs ?? NaN)) / 1000), // CPU share of the load processes
+  };
+}
+type BidRun = ReturnType<typeof mergeBids> & { label: string; batch?: number; dbMs?: number; serverCpu?: number; pgCpu?: number; busy?: number };
+
+const TICK = 100; // USER_HZ
+const statFields = (pid: number | string) => {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+};
+/** CPU seconds used by the embedded cluster (postmaster, its live children, and children it reaped), and machine busy/total ticks. */
+function cpuSample() {
+  let pg = NaN;
+  try {
+    if (tmp) {
+      const pm = Number(readFileSync(join(tmp, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const f = statFields(pm);
+      pg = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICK;
+      for (const d of readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+          const c = statFields(d);
+          if (Number(c[1]) === pm) pg += (Number(c[11]) + Number(c[12])) / TICK;
+        } catch { /* gone */ }
+      }
+    }
+  } catch { /* not local */ }
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3] + cpu[4];
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { pg, busy: total - idle, total };
+}
+function cpuSince(a: ReturnType<typeof cpuSample>, wallS: number) {
+  const b = cpuSample();
+  return { pgCpu: (b.pg - a.pg) / wallS, busy: (b.busy - a.busy) / (b.total - a.total) };
+}
+
+async function baselineRun(label: string, databaseUrl: string, load: BidLoad): Promise<BidRun> {
+  const c = child<BidResult>('baseline.ts', { databaseUrl, connections: POOL, load, hardLimitMs: load.durationMs + 120_000 });
+  await c.ready;
+  const cpu0 = cpuSample();
+  const t0 = performance.now();
+  c.go();
+  const r = await c.result;
+  return { label, ...mergeBids([r]), ...cpuSince(cpu0, (performance.now() - t0) / 1000) };
+}
+
+/** 64 bidders over BIDDER_PROCS load processes against `urls`; the server stats give the mean batch size. */
+async function socketRun(label: string, servers: Server[], load: BidLoad): Promise<BidRun> {
+  const per = Math.ceil(load.bidders / BIDDER_PROCS);
+  const procs = Array.from({ length: BIDDER_PROCS }, (_, k) => child<BidResult>('bidders.ts', {
+    urls: servers.map((s) => s.url), load: { ...load, bidders: per, firstBidder: load.firstBidder + k * per },
+    hardLimitMs: load.durationMs + 120_000,
+  }));
+  await Promise.all(procs.map((p) => p.ready));
+  const before = await servers[0].stats();
+  const cpu0 = cpuSample();
+  const t0 = performance.now();
+  for (const p of procs) p.go();
+  const results = await Promise.all(procs.map((p) => p.result));
+  const cpu = cpuSince(cpu0, (performance.now() - t0) / 1000);
+  const after = await servers[0].stats();
+  const d = (k: string) => (after[k] as number) - (before[k] as number);
+  const batches = d('batches');
+  const bids = (after.batchedBids as number) - (before.batchedBids as number);
+  const merged = mergeBids(results);
+  const wallS = load.durationMs / 1000;
+  return { label, ...merged, ...cpu, batch: batches > 0 ? bids / batches : undefined,
+    dbMs: d('dbCalls') > 0 ? (d('dbSeconds') / d('dbCalls')) * 1000 : undefined, serverCpu: d('cpuSeconds') / wallS };
+}
+
+// ---------------------------------------------------------------- scenarios
+
+const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+const f1 = (n: number | undefined) => (n !== undefined && Number.isFinite(n) ? n.toFixed(1) : '–');
+const ms = (n: number) => (Number.isFinite(n) ? `${n < 10 ? n.toFixed(1) : Math.round(n)} ms` : '–');
+const pc = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '–');
+const table = (head: string[], rows: (string | number)[][]) =>
+  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+type Section = { title: string; text: string };
+const sections: Section[] = [];
+const verdicts: { target: string; measured: string; met: boolean | undefined }[] = [];
+function report(title: string, text: string) {
+  sections.push({ title, text });
+  console.log(`\n## ${title}\n\n${text}\n`);
+}
+
+function bidTable(runs: BidRun[], base: BidRun, ratioOf: 'acceptedPerS' | 'processedPerS') {
+  return table(['run', 'accepted bids/s', 'processed bids/s', 'p50', 'p99', 'max', 'mean batch', 'mean tx', 'CPU: postgres / server / load (machine busy)', `ratio (${ratioOf === 'acceptedPerS' ? 'accepted' : 'processed'}/s vs baseline)`, 'errors'],
+    [base, ...runs].map((r) => [r.label, f0(r.acceptedPerS), f0(r.processedPerS), ms(r.p50), ms(r.p99), ms(r.max), f1(r.batch),
+      r.dbMs === undefined ? '–' : ms(r.dbMs), `${pc(r.pgCpu ?? NaN)} / ${r.serverCpu === undefined ? '–' : pc(r.serverCpu)} / ${pc(r.loadCpu)} (${pc(r.busy ?? NaN)})`,
+      r === base ? '1.00×' : `${(r[ratioOf] / base[ratioOf]).toFixed(2)}×`, r.errors + r.unanswered]));
+}
+
+async function spread() {
+  const load: BidLoad = { auctions: [], bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0: Date.now() };
+  const db0 = await freshDb(S.spreadAuctions);
+  const base = await baselineRun(`baseline: place_bid direct, 1 bid/tx, ${POOL} connections`, db0.url, { ...load, auctions: db0.ids });
+  const runs: BidRun[] = [];
+  for (const [label, env] of [['service, group commit off (BID_BATCH_MAX=1)', { BID_BATCH_MAX: '1' }], ['service, group commit on (defaults)', {}]] as const) {
+    const db = await freshDb(S.spreadAuctions);
+    const srv = await startServer(db.url, env);
+    try {
+      runs.push(await socketRun(label, [srv], { ...load, auctions: db.ids }));
+    } finally {
+      await srv.close();
+    }
+  }
+  report(`1. Spread: ${f0(S.spreadAuctions)} auctions, ${S.bidders} bidders, one instance`, bidTable(runs, base, 'acceptedPerS'));
+  const on = runs[1];
+  verdicts.push({ target: 'spread: accepted bids/s ≥ 3× the one-bid-per-transaction baseline', measured: `${(on.acceptedPerS / base.acceptedPerS).toFixed(2)}× (${f0(on.acceptedPerS)} vs ${f0(base.acceptedPerS)}/s)`, met: on.acceptedPerS >= 3 * base.acceptedPerS });
+}
+
+async function hot() {
+  const load: BidLoad = { auctions: [], bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0: Date.now() };
+  const db0 = await freshDb(1);
+  const base = await baselineRun(`baseline: place_bid direct, 1 bid/tx, ${POOL} connections`, db0.url, { ...load, auctions: db0.ids });
+  const runs: BidRun[] = [];
+  for (const [label, env] of [['service, group commit off (BID_BATCH_MAX=1)', { BID_BATCH_MAX: '1' }], ['service, group commit on (defaults)', {}]] as const) {
+    const db = await freshDb(1);
+    const srv = await startServer(db.url, env);
+    try {
+      runs.push(await socketRun(label, [srv], { ...load, auctions: db.ids }));
+    } finally {
+      await srv.close();
+    }
+  }
+  report(`2. Hot auction: 1 auction, ${S.bidders} bidders all raising`, bidTable(runs, base, 'processedPerS') +
+    `\n\nRejections (on): ${JSON.stringify(runs[1].reasons)}`);
+  const on = runs[1];
+  verdicts.push({ target: 'hot auction: ≥ 10k processed bids/s', measured: `${f0(on.processedPerS)}/s (${(on.processedPerS / base.processedPerS).toFixed(2)}× baseline)`, met: on.processedPerS >= 10_000 });
+}
+
+const localAddr = (k: number) => `127.0.0.${2 + k}`;
+
+/** Opens `n` watcher sockets over several client processes (each from its own source address). */
+async function watchers(urls: string[], n: number, opts: { firstUser: number; auctions?: string[]; perSocket?: number; slice?: boolean; holdMs: number; perProc?: number }) {
+  const perProc = opts.perProc ?? 2_500;
+  const procs: Child<WatchResult>[] = [];
+  for (let k = 0, left = n; left > 0; k++, left -= perProc) {
+    const count = Math.min(perProc, left);
+    procs.push(child<WatchResult>('watchers.ts', {
+      urls, count, firstUser: opts.firstUser + k * perProc, localAddress: localAddr(k), auctions: opts.auctions ?? [],
+      perSocket: opts.perSocket ?? 0, slice: opts.slice ?? false, connectConcurrency: 64, setupLimitMs: 180_000,
+      holdMs: opts.holdMs, hardLimitMs: 180_000 + opts.holdMs + 60_000,
+    }, { nofile: 50_000 }));
+  }
+  const started = Date.now();
+  const ready = await Promise.all(procs.map((p) => p.ready));
+  const connected = ready.reduce((a, r) => a + (r.connected as number), 0);
+  const failed = ready.reduce((a, r) => a + (r.failed as number), 0);
+  const firstError = ready.find((r) => r.firstError)?.firstError as string | undefined;
+  return { procs, connected, failed, firstError, setupS: (Date.now() - started) / 1000 };
+}
+
+async function fanout() {
+  const db = await freshDb(1);
+  const a = await startServer(db.url);
+  const b = await startServer(db.url);
+  try {
+    const w = await watchers([a.url, b.url], S.fanoutN, { firstUser: 0, auctions: db.ids, perSocket: 1, holdMs: S.fanoutMs + 60_000 });
+    const bidder = child<BidResult>('bidders.ts', {
+      urls: [a.url], rate: S.fanoutRate, hardLimitMs: S.fanoutMs + 60_000,
+      load: { auctions: db.ids, bidders: 1, firstBidder: 1000, durationMs: S.fanoutMs, warmupMs: 0, t0: Date.now() },
+    });
+    await bidder.ready;
+    for (const p of w.procs) p.go();
+    const t0 = Date.now();
+    bidder.go();
+    const bids = mergeBids([await bidder.result]);
+    const bidS = (Date.now() - t0) / 1000;
+    await sleep(3_000); // let the last deliveries arrive
+    for (const p of w.procs) p.proc.send({ type: 'stop' });
+    const results = await Promise.all(w.procs.map((p) => p.result));
+    const lat = Hist.from(results.map((r) => r.latency));
+    const deliveries = results.reduce((s, r) => s + r.deliveries, 0);
+    const stillOpen = results.reduce((s, r) => s + r.connected, 0);
+    const accepted = bids.accepted;
+    report(`3. Fan-out: 1 auction, ${f0(S.fanoutN)} subscribers over two instances, ${S.fanoutRate} bids/s for ${S.fanoutMs / 1000} s`, table(
+      ['subscribers connected', 'setup', 'bids accepted', 'deliveries (expected)', 'deliveries/s', 'commit→delivery p50', 'p99', 'max', 'sockets lost'],
+      [[`${f0(w.connected)} of ${f0(S.fanoutN)}${w.failed ? ` (${w.failed} failed: ${w.firstError})` : ''}`, `${w.setupS.toFixed(1)} s`, accepted,
+        `${f0(deliveries)} (${f0(accepted * w.connected)})`, f0(deliveries / bidS), ms(lat.pct(50)), ms(lat.pct(99)), ms(lat.max), w.connected - stillOpen]]));
+    verdicts.push({ target: 'fan-out: p99 commit→delivery ≤ 100 ms at 10k subscribers', measured: `p99 ${ms(lat.pct(99))} at ${f0(w.connected)} subscribers`, met: w.connected >= 10_000 ? lat.pct(99) <= 100 : false });
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}
+
+async function idle() {
+  const db = await freshDb(1);
+  const srv = await startServer(db.url, {}, { nofile: 200_000, gc: true });
+  try {
+    const before = await srv.stats();
+    const w = await watchers([srv.url], S.idleN, { firstUser: 100_000, holdMs: 5_000, perProc: 5_000 });
+    await sleep(2_000);
+    const after = await srv.stats();
+    for (const p of w.procs) p.go();
+    const results = await Promise.all(w.procs.map((p) => p.result));
+    const stillOpen = results.reduce((s, r) => s + r.connected, 0);
+    const n = after.connections as number;
+    const perSocket = ((after.rss as number) - (before.rss as number)) / n;
+    const heapPer = ((after.heapUsed as number) - (before.heapUsed as number)) / n;
+    report(`4. Connections: ${f0(S.idleN)} idle sockets, one instance`, table(
+      ['sockets held', 'setup', 'connects/s', 'RSS before', 'RSS after', 'RSS per socket', 'JS heap per socket', 'open after 5 s hold'],
+      [[`${f0(n)} of ${f0(S.idleN)}${w.failed ? ` (${w.failed} failed: ${w.firstError})` : ''}`, `${w.setupS.toFixed(1)} s`, f0(w.connected / w.setupS),
+        `${f0((before.rss as number) / 2 ** 20)} MiB`, `${f0((after.rss as number) / 2 ** 20)} MiB`, `${f1(perSocket / 1024)} KiB`, `${f1(heapPer / 1024)} KiB`, f0(stillOpen)]]) +
+      '\n\nEach socket is its own user (token verified, user row ensured, one `user:<id>` LISTEN channel), no auction subscription. RSS after a forced GC.');
+    verdicts.push({ target: '≥ 20k idle sockets per instance at ≤ 15 KB each', measured: `${f0(n)} sockets, ${f1(perSocket / 1024)} KiB RSS each`, met: n >= 20_000 && perSocket <= 15 * 1024 });
+  } finally {
+    await srv.close();
+  }
+}
+
+async function channels() {
+  const runs: (BidRun & { feeds: number; setupS: number })[] = [];
+  for (const watched of [10, S.channelsN]) {
+    const db = await freshDb(S.channelsN);
+    const srv = await startServer(db.url);
+    try {
+      const perSocket = watched <= 10 ? 1 : 100;
+      const w = await watchers([srv.url], watched / perSocket, { firstUser: 200_000, auctions: db.ids, perSocket, slice: true, holdMs: S.durationMs + 60_000 });
+      if (w.failed) throw new Error(`watchers failed: ${w.firstError}`);
+      const st = await srv.stats();
+      for (const p of w.procs) p.go();
+      // the same load in both runs: 64 bidders over the first 10 auctions, watched in both runs
+      const run = await socketRun(`${f0(st.feeds as number)} auctions watched (${f0(w.connected)} sockets)`, [srv],
+        { auctions: db.ids.slice(0, 10), bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0: Date.now() });
+      for (const p of w.procs) p.proc.send({ type: 'stop' });
+      await Promise.all(w.procs.map((p) => p.result));
+      runs.push({ ...run, feeds: st.feeds as number, setupS: w.setupS });
+    } finally {
+      await srv.close();
+    }
+  }
+  const [few, many] = runs;
+  report(`5. Many channels: one instance LISTENing on ${f0(many.feeds)} auction channels vs ${few.feeds}`, table(
+    ['run', 'subscribe setup', 'accepted bids/s', 'processed bids/s', 'p50', 'p99', 'mean batch', 'ratio (processed/s vs 10 watched)'],
+    runs.map((r) => [r.label, `${r.setupS.toFixed(1)} s`, f0(r.acceptedPerS), f0(r.processedPerS), ms(r.p50), ms(r.p99), f1(r.batch),
+      `${(r.processedPerS / few.processedPerS).toFixed(2)}×`])) +
+    '\n\nBoth runs: 64 bidders over the same 10 auctions (each watched by one socket); only the number of other watched auctions differs.');
+}
+
+async function ending() {
+  const file = join(root, 'bench', 'ending.ts');
+  if (!existsSync(file)) {
+    report('6. Auction ending', 'Not run: bench/ending.ts does not exist in this tree.');
+    return;
+  }
+  const out = await new Promise<string>((resolve) => {
+    const p = spawn(process.execPath, [file], { env: { ...process.env, BENCH_ADMIN_URL: adminUrl, BENCH_TEMPLATE_DB: template }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (d) => { text += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), QUICK ? 120_000 : 240_000);
+    p.on('exit', (code) => { clearTimeout(timer); resolve(code === 0 ? text.trim() : `${text.trim()}\n\n(bench/ending.ts exited with ${code})`); });
+  });
+  report('6. Auction ending (bench/ending.ts)', out);
+}
+
+// ---------------------------------------------------------------- main
+
+async function facts(sql: Sql) {
+  const [{ version }] = await sql`select version()`;
+  const settings = await sql<{ name: string; setting: string; unit: string | null }[]>`
+    select name, setting, unit from pg_settings where name in ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_level')`;
+  return {
+    date: new Date().toISOString(),
+    cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    postgres: String(version).split(' on ')[0] + (process.env.BENCH_DATABASE_URL ? ' (BENCH_DATABASE_URL)' : ' (embedded, disposable)'),
+    settings: settings.map((s) => `${s.name}=${s.setting}${s.unit && s.unit !== 'bool' ? s.unit : ''}`).join(', '),
+    node: process.version,
+    load: loadavg().map((x) => x.toFixed(2)).join(' '),
+  };
+}
+
+const scenarios: [string, () => Promise<void>][] = [
+  ['spread', spread], ['hot', hot], ['fanout', fanout], ['idle', idle], ['channels', channels], ['ending', ending]];
+
+let code = 0;
+const started = Date.now();
+const stopAll = () => { for (const c of children) c.stop(); };
+process.on('SIGINT', () => { stopAll(); process.exit(130); });
+try {
+  if (!adminUrl) {
+    tmp = await mkdtemp(join(tmpdir(), 'auction-bench-'));
+    await chmod(tmp, 0o755);
+    cluster = await startEmbedded({ dir: tmp, persistent: false });
+    adminUrl = cluster.url('postgres');
+    console.log(`# disposable postgres on port ${cluster.port}`);
+  }
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin`select 1`;
+  } catch (err) {
+    console.error(`cannot reach BENCH_DATABASE_URL: ${(err as Error).message}\nunset it to use a disposable embedded postgres`);
+    throw err;
+  }
+  await admin.unsafe(`create database ${template}`);
+  const m = facts(admin);
+  const machine = await m;
+  await admin.end();
+  const tsql = postgres(urlFor(template), { max: 1, onnotice: () => {} });
+  await migrate(tsql);
+  await tsql.end();
+  console.log(`# ${machine.cpu}, ${machine.memory}, ${machine.postgres}, Node ${machine.node}, load ${machine.load}${QUICK ? ', QUICK' : ''}`);
+  if (Object.keys(OVERRIDES).length) console.log(`# instance settings: ${JSON.stringify(OVERRIDES)}`);
+
+  for (const [name, fn] of scenarios) {
+    if (ONLY && !ONLY.includes(name)) continue;
+    const t = Date.now();
+    try {
+      await fn();
+    } catch (err) {
+      code = 1;
+      console.error(`scenario ${name} failed:`, err);
+      report(`${name}: FAILED`, '```\n' + String((err as Error).stack ?? err).slice(0, 2000) + '\n```');
+    } finally {
+      stopAll();
+    }
+    console.log(`# ${name} took ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  }
+  const totalS = (Date.now() - started) / 1000;
+  await writeReport(machine, totalS);
+  console.log(`\n# done in ${totalS.toFixed(0)} s; wrote docs/benchmarks.md`);
+} catch (err) {
+  console.error(err);
+  code = 1;
+} finally {
+  stopAll();
+  await dropDbs().catch(() => {});
+  if (cluster) await cluster.stop().catch((e) => console.error('stopping postgres:', e));
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+}
+process.exit(code);
+
+/** Replaces what lies between the results markers of docs/benchmarks.md; the hand-written text stays. */
+async function writeReport(machine: Awaited<ReturnType<typeof facts>>, totalS: number) {
+  const file = join(root, 'docs', 'benchmarks.md');
+  const START = '<!-- results:start (written by make bench) -->';
+  const END = '<!-- results:end -->';
+  const body = [
+    START,
+    `Run ${machine.date}${QUICK ? ' with BENCH_QUICK=1 (short, small: not the figures to quote)' : ''}${ONLY ? ` (only: ${ONLY.join(', ')})` : ''}${process.env.BENCH_SERVER_ENV ? ` with BENCH_SERVER_ENV=${process.env.BENCH_SERVER_ENV}` : ''}, ${totalS.toFixed(0)} s in all.`,
+    '',
+    table(['machine', ''], [['CPU', machine.cpu], ['memory', machine.memory], ['PostgreSQL', machine.postgres], ['settings', machine.settings],
+      ['Node', machine.node], ['load average at start', machine.load]]),
+    '',
+    ...sections.flatMap((s) => [`### ${s.title}`, '', s.text, '']),
+    '### Targets',
+    '',
+    table(['target', 'measured', 'met'], verdicts.map((v) => [v.target, v.measured, v.met === undefined ? '–' : v.met ? 'yes' : '**no**'])),
+    END,
+  ].join('\n');
+  let text = existsSync(file) ? await readFile(file, 'utf8') : `# Benchmarks\n\n${START}\n${END}\n`;
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  text = a >= 0 && b > a ? text.slice(0, a) + body + text.slice(b + END.length) : `${text.trimEnd()}\n\n${body}\n`;
+  await writeFile(file, text);
+}

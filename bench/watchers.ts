@@ -1,0 +1,95 @@
+// Load generator: `count` WebSocket clients (each its own user and token) that connect, subscribe and
+// then only listen. Each bid_placed received is timed against its commit time (data.time).
+// Used for fan-out (all on one auction), idle sockets (no subscription) and many channels (a slice each).
+import WebSocket from 'ws';
+import { mintToken } from '../src/auth/tokens.ts';
+import { BENCH_SECRET, Hist, ISSUER, childMain, sleep, type HistJson } from './lib.ts';
+
+type Params = {
+  urls: string[];
+  count: number;
+  firstUser: number;
+  localAddress?: string;
+  auctions: string[];
+  perSocket: number; // 0: no subscription; 'all' sockets share auctions[0..perSocket) unless slice is set
+  slice: boolean; // socket k subscribes to auctions[k*perSocket, (k+1)*perSocket)
+  connectConcurrency: number;
+  setupLimitMs: number;
+  holdMs: number;
+};
+export type WatchResult = { connected: number; failed: number; firstError?: string; deliveries: number; latency: HistJson; closedEarly: number };
+
+await childMain<Params, WatchResult>(async (p) => {
+  const secret = new TextEncoder().encode(BENCH_SECRET);
+  const latency = new Hist();
+  let deliveries = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  let closedEarly = 0;
+  let measuring = false;
+  const sockets: WebSocket[] = [];
+  const setupDeadline = Date.now() + p.setupLimitMs;
+
+  const one = async (k: number) => {
+    const { token } = await mintToken({ secret, issuer: ISSUER, audience: ISSUER, user: `bench-watcher-${p.firstUser + k}` });
+    const ws = new WebSocket(`${p.urls[k % p.urls.length]}?token=${token}`, { perMessageDeflate: false, localAddress: p.localAddress });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('connect timed out')), 30_000);
+      ws.once('open', () => { clearTimeout(timer); resolve(); });
+      ws.once('unexpected-response', (_q, res) => { clearTimeout(timer); reject(new Error(`upgrade refused: ${res.statusCode}`)); });
+      ws.once('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+    ws.on('error', () => {});
+    ws.on('close', () => { if (measuring) closedEarly++; });
+    const ids = p.perSocket === 0 ? [] : p.slice ? p.auctions.slice(k * p.perSocket, (k + 1) * p.perSocket) : p.auctions.slice(0, p.perSocket);
+    let waiting = ids.length;
+    const subscribed = new Promise<void>((resolve, reject) => {
+      if (waiting === 0) resolve();
+      const timer = setTimeout(() => reject(new Error(`subscribe timed out (${waiting} of ${ids.length} left)`)), 60_000);
+      ws.on('message', (raw) => {
+        const text = raw.toString();
+        const m = JSON.parse(text) as { type: string; data?: { time?: string; subscribed?: boolean }; error?: { code: string } };
+        if (m.type === 'bid_placed') {
+          if (!measuring) return;
+          deliveries++;
+          latency.record(Date.now() - Date.parse(m.data!.time!));
+        } else if (m.type === 'auction_update' && m.data?.subscribed) {
+          if (--waiting === 0) { clearTimeout(timer); resolve(); }
+        } else if (m.type === 'error') {
+          clearTimeout(timer);
+          reject(new Error(`subscribe failed: ${m.error?.code}`));
+        }
+      });
+    });
+    for (const id of ids) ws.send(JSON.stringify({ type: 'subscribe', auction_id: id }));
+    await subscribed;
+    sockets.push(ws);
+  };
+
+  // bounded concurrency, bounded time
+  let next = 0;
+  await Promise.all(Array.from({ length: p.connectConcurrency }, async () => {
+    while (next < p.count && Date.now() < setupDeadline) {
+      const k = next++;
+      try {
+        await one(k);
+      } catch (err) {
+        failed++;
+        firstError ??= (err as Error).message;
+      }
+    }
+  }));
+
+  return {
+    info: { connected: sockets.length, failed, firstError },
+    run: async () => {
+      measuring = true;
+      const stop = new Promise<void>((resolve) => process.on('message', (m: { type: string }) => { if (m.type === 'stop') resolve(); }));
+      await Promise.race([stop, sleep(p.holdMs)]);
+      measuring = false;
+      const connected = sockets.filter((ws) => ws.readyState === ws.OPEN).length;
+      for (const ws of sockets) ws.terminate();
+      return { connected, failed, firstError, deliveries, latency: latency.toJSON(), closedEarly };
+    },
+  };
+});
