@@ -1,0 +1,95 @@
+// Many connections bid on one auction at once; afterwards the database must tell one consistent story.
+import t from 'tap';
+import { connect } from '../../src/db/connect.ts';
+import { freshDb } from '../helpers/db.ts';
+import { bid, makeAuction, makeUser } from '../helpers/fixtures.ts';
+
+const CONNECTIONS = 24;
+const BIDS_PER_CONNECTION = 15;
+
+const db = await freshDb(t);
+const { sql } = db;
+
+t.test('24 connections bidding on one auction: strictly rising amounts, gapless seq, consistent row', async (t) => {
+  const a = await makeAuction(sql, { startingPrice: '10.00', minIncrement: '0.50' });
+  const users: string[] = [];
+  for (let i = 0; i < 20; i++) users.push(await makeUser(sql, `bidder${i}`));
+
+  const conns = Array.from({ length: CONNECTIONS }, () => connect(db.url, { max: 1, applicationName: 'concurrency-test' }));
+  t.teardown(() => Promise.all(conns.map((c) => c.close())));
+  // every connection holds an open session before anyone bids, so the bids really overlap
+  await Promise.all(conns.map((c) => c.sql`select 1`));
+
+  let accepted = 0;
+  let rejected = 0;
+  let seen = 10;
+  const reasons = new Set<string>();
+  await Promise.all(conns.map(async (c, w) => {
+    for (let i = 0; i < BIDS_PER_CONNECTION; i++) {
+      const user = users[(w + i * 7) % users.length];
+      // increasing-ish: a little above the last price this client heard of, so many bids collide and lose
+      const amount = (seen + 0.25 + Math.random() * 1.5).toFixed(2);
+      const r = await bid(c.sql, a.id, user, amount);
+      if (r.current_price !== null) seen = Math.max(seen, Number(r.current_price));
+      if (r.accepted) accepted++;
+      else { rejected++; reasons.add(r.reason ?? 'null'); }
+    }
+  }));
+
+  t.ok(accepted > 0, `${accepted} accepted`);
+  t.ok(rejected > 0, `${rejected} rejected: contention happened`);
+  t.same([...reasons], ['too_low'], 'the only rejection under contention is too_low');
+
+  const bids = await sql<{ seq: number; amount: string; user_id: string }[]>`
+    select seq, amount, user_id from auction.bids where auction_id = ${a.id} order by seq`;
+  t.equal(bids.length, accepted, 'accepted outcomes returned to callers = rows in bids');
+  t.same(bids.map((b) => b.seq), Array.from({ length: bids.length }, (_, i) => i + 1), 'seq is 1..N with no gaps');
+
+  let rising = true;
+  for (let i = 1; i < bids.length; i++) {
+    // amounts are numeric(12,2) strings: compare in cents
+    const prev = Math.round(Number(bids[i - 1].amount) * 100);
+    const cur = Math.round(Number(bids[i].amount) * 100);
+    if (cur < prev + 50) rising = false;
+  }
+  t.ok(rising, 'each accepted amount is at least the previous plus min_increment');
+
+  const [row] = await sql`select current_price, seq, high_bidder_id, status from auction.auctions where id = ${a.id}`;
+  const last = bids[bids.length - 1];
+  const [{ max }] = await sql`select max(amount) as max from auction.bids where auction_id = ${a.id}`;
+  t.equal(row.seq, bids.length, 'auctions.seq = N');
+  t.equal(row.current_price, max, 'current_price = the highest accepted bid');
+  t.equal(row.current_price, last.amount, 'current_price = the bid at max seq');
+  t.equal(row.high_bidder_id, last.user_id, 'high_bidder_id = the user of the bid at max seq');
+  t.equal(row.status, 'active');
+});
+
+t.test('concurrent bids across an end_auction: nothing is accepted after the end', async (t) => {
+  const a = await makeAuction(sql, { startingPrice: '1.00', minIncrement: '0.01' });
+  const users: string[] = [];
+  for (let i = 0; i < 8; i++) users.push(await makeUser(sql, `late${i}`));
+  const conns = Array.from({ length: 8 }, () => connect(db.url, { max: 1 }));
+  t.teardown(() => Promise.all(conns.map((c) => c.close())));
+
+  let accepted = 0;
+  let stop = false;
+  const bidders = conns.map(async (c, w) => {
+    let amount = 1 + w;
+    while (!stop) {
+      amount += 1;
+      const r = await bid(c.sql, a.id, users[w], amount.toFixed(2));
+      if (r.accepted) accepted++;
+      else if (r.reason === 'ended') stop = true;
+    }
+  });
+  // end it once bidding is under way
+  while (accepted < 20) await new Promise((r) => setImmediate(r));
+  const [ended] = await sql`select * from auction.end_auction(${a.id})`;
+  await Promise.all(bidders);
+
+  const bids = await sql`select seq, user_id, amount, created_at from auction.bids where auction_id = ${a.id} order by seq`;
+  t.equal(bids.length, accepted, 'every accepted outcome is a stored bid');
+  t.equal(ended.seq, bids.length, 'no bid landed after the end');
+  t.equal(ended.winner_id, bids[bids.length - 1].user_id, 'the winner is the high bidder at the end');
+  t.ok(bids.every((b) => b.created_at < ended.end_time), 'all bids are before end_time');
+});
