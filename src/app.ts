@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import database from './plugins/database.ts';
+import lifecycle from './lifecycle/plugin.ts';
 import healthRoutes from './routes/health.ts';
 import auth from './plugins/auth.ts';
 import bidding from './plugins/bidding.ts';
@@ -22,6 +23,7 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.decorate('config', opts.config);
   app.decorate('readinessChecks', new Map<string, () => boolean>());
   await app.register(database, { url: opts.config.databaseUrl, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
+  await app.register(lifecycle);
   await app.register(bidding);
   await app.register(auth);
   await app.register(websocketApi);

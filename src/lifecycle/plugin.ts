@@ -1,0 +1,95 @@
+import fp from 'fastify-plugin';
+import { PgBoss } from 'pg-boss';
+import type { TransactionSql } from 'postgres';
+import type { Scheduler } from '../domain/auctions.ts';
+import {
+  END_QUEUE, START_QUEUE, SWEEP_QUEUE, queueOptions, runEndJobs, runStartJobs, scheduleAuction, type LifecycleJob,
+} from './jobs.ts';
+import { BOSS_SCHEMA, sweep } from './sweep.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Enqueues the auction's start and end jobs inside the caller's transaction `tx`. */
+    scheduleAuction: Scheduler;
+  }
+}
+
+export type LifecycleOptions = {
+  /** Jobs fetched (and ended in one transaction) at a time, per worker. */
+  batchSize?: number;
+  /** Workers per queue on this instance. */
+  localConcurrency?: number;
+  /** In-process sweep period; the pg-boss cron sweep (SWEEP_CRON) runs besides it. 0 turns it off. */
+  sweepIntervalMs?: number;
+};
+
+/**
+ * Auctions start and end by themselves: pg-boss jobs at start_time/end_time (issue 4), a catch-up at
+ * start-up and a sweep for what the jobs miss. Ending is idempotent under the row lock, so a job run
+ * twice, or a job and a sweep together, still end an auction once.
+ */
+export default fp(async (app, opts: LifecycleOptions) => {
+  const cfg = app.config;
+  const localConcurrency = opts.localConcurrency ?? Math.max(1, Math.ceil(cfg.JOB_CONCURRENCY / 4));
+  const batchSize = opts.batchSize ?? Math.max(1, cfg.JOB_CONCURRENCY * 4);
+  const sweepIntervalMs = opts.sweepIntervalMs ?? 5_000;
+  const sql = app.pg.sql;
+
+  const boss = new PgBoss({
+    connectionString: cfg.databaseUrl,
+    schema: BOSS_SCHEMA,
+    // fetch and complete for both queues' workers, plus maintenance and cron
+    max: 2 * localConcurrency + 3,
+    application_name: 'auction-jobs',
+    instanceName: cfg.INSTANCE_ID,
+  });
+  let up = false;
+  boss.on('error', (err) => app.log.error({ err }, 'pg-boss error'));
+  await boss.start();
+  up = true;
+  for (const q of [START_QUEUE, END_QUEUE]) await boss.createQueue(q, queueOptions);
+  // singleton: one sweep runs at a time across instances; a missed one is just skipped
+  await boss.createQueue(SWEEP_QUEUE, { policy: 'singleton', expireInSeconds: 300, retryLimit: 0, deleteAfterSeconds: 3600 });
+
+  app.decorate('scheduleAuction', (tx: TransactionSql, a: { id: string; start_time: Date; end_time: Date }) =>
+    scheduleAuction(boss, tx, a));
+
+  // Catch-up: auctions that came due while every instance was down, and open ones with no job.
+  const caughtUp = await sweep(boss, sql);
+  if (caughtUp.ended + caughtUp.started + caughtUp.endJobs + caughtUp.startJobs > 0) {
+    app.log.info(caughtUp, 'lifecycle catch-up');
+  }
+
+  let sweeping: Promise<unknown> = Promise.resolve();
+  let closing = false;
+  const runSweep = (horizonSeconds?: number) => {
+    sweeping = sweeping.then(() => closing ? undefined : sweep(boss, sql, { horizonSeconds }))
+      .then((r) => {
+        if (r && r.ended + r.started + r.endJobs + r.startJobs > 0) app.log.info(r, 'lifecycle sweep found work the jobs missed');
+      })
+      .catch((err) => app.log.error({ err }, 'lifecycle sweep failed'));
+    return sweeping;
+  };
+
+  const work = { batchSize, localConcurrency, pollingIntervalSeconds: cfg.JOB_POLL_SECONDS, burstWhenBatchFull: true };
+  await boss.work<LifecycleJob>(END_QUEUE, work, async (jobs) => runEndJobs(boss, sql, jobs));
+  await boss.work<LifecycleJob>(START_QUEUE, work, async (jobs) => runStartJobs(boss, sql, jobs));
+  await boss.work(SWEEP_QUEUE, async () => { await runSweep(); });
+  await boss.schedule(SWEEP_QUEUE, cfg.SWEEP_CRON);
+
+  // The tight sweep bounds the lateness of what the jobs miss; its missing-job check looks 2 minutes ahead.
+  const timer = sweepIntervalMs > 0 ? setInterval(() => void runSweep(120), sweepIntervalMs) : undefined;
+  timer?.unref();
+
+  app.readinessChecks.set('jobs', () => up && !closing);
+
+  app.addHook('onClose', async () => {
+    closing = true;
+    if (timer) clearInterval(timer);
+    await sweeping;
+    // Graceful: running handlers finish; jobs still active at the deadline are failed, so another
+    // instance retries them (a killed instance's jobs are retried after expireInSeconds instead).
+    await boss.stop({ graceful: true, timeout: cfg.SHUTDOWN_GRACE_MS, close: true });
+    up = false;
+  });
+}, { name: 'lifecycle', dependencies: ['database'] });

@@ -1,0 +1,52 @@
+import t from 'tap';
+import { freshDb } from '../helpers/db.ts';
+import { makeUser, bid } from '../helpers/fixtures.ts';
+import { startApp, listenAuctions, until } from './helpers.ts';
+
+// The service's way in: the auction row and its jobs in one transaction, as src/domain/auctions.ts does.
+async function createScheduled(app: Awaited<ReturnType<typeof startApp>>['app'], seller: string, startsIn: number, endsIn: number) {
+  return app.pg.sql.begin(async (tx) => {
+    const [item] = await tx`select auction.create_item('lamp', '', ${seller}) as id`;
+    const [a] = await tx<{ id: string; start_time: Date; end_time: Date }[]>`
+      select * from auction.create_auction(${item.id}, ${seller},
+        clock_timestamp() + make_interval(secs => ${startsIn}), clock_timestamp() + make_interval(secs => ${endsIn}),
+        '10.00', '1.00')`;
+    await app.scheduleAuction(tx, a);
+    return a;
+  }) as Promise<{ id: string; start_time: Date; end_time: Date }>;
+}
+
+t.test('short auctions start and end on their own with the right winner, one auction_ended each', async (t) => {
+  const db = await freshDb(t);
+  const { app } = await startApp(t, db.url);
+  const feed = await listenAuctions(t, db.url);
+  const seller = await makeUser(db.sql, 'seller');
+  const [alice, bob] = [await makeUser(db.sql, 'alice'), await makeUser(db.sql, 'bob')];
+
+  const withBids = await createScheduled(app, seller, 0.3, 2.5);
+  const noBids = await createScheduled(app, seller, -1, 1.5);
+  const later = await createScheduled(app, seller, 1, 3);
+  for (const a of [withBids, noBids, later]) await feed.listen(a.id);
+
+  await until(async () => (await db.sql`select status from auction.auctions where id = ${withBids.id}`)[0].status === 'active', 10_000, 'the start job');
+  t.ok((await bid(db.sql, withBids.id, alice, '10.00')).accepted);
+  t.ok((await bid(db.sql, withBids.id, bob, '12.00')).accepted);
+  t.ok((await bid(db.sql, withBids.id, alice, '15.00')).accepted);
+
+  await until(() => feed.ended().length >= 3, 15_000, 'three auction_ended');
+  await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to show up, if there were one
+  const e = feed.ended(withBids.id);
+  t.equal(e.length, 1, 'exactly one auction_ended');
+  t.equal(e[0].winner_id, alice);
+  t.equal(e[0].final_price, '15.00');
+  t.ok(Date.parse(e[0].time) >= Date.parse(e[0].end_time), 'not before end_time');
+  t.same(feed.ended(noBids.id).map((x) => [x.winner_id, x.final_price]), [[null, null]], 'no bids: no winner');
+  t.equal(feed.ended(later.id).length, 1);
+  t.equal(feed.events.filter((x) => x.type === 'auction_started' && x.auction_id === later.id).length, 1, 'started once by its job');
+
+  const rows = await db.sql`select status, winner_id, ended_at >= end_time as on_or_after from auction.auctions where id = ${withBids.id}`;
+  t.same(rows[0], { status: 'ended', winner_id: alice, on_or_after: true });
+  // scheduling again (say, a retried request) leaves one pending job per auction and kind
+  const [extra] = await db.sql`select count(*)::int as n from pgboss.job where singleton_key = ${later.id}`;
+  t.equal(extra.n, 2, 'one start and one end job');
+});

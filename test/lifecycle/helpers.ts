@@ -1,0 +1,44 @@
+import postgres from 'postgres';
+import type { Test } from 'tap';
+import type { FastifyInstance } from 'fastify';
+import { build } from '../../src/build.ts';
+import { loadConfig } from '../../src/config.ts';
+
+/** A built app (no listener) on `url`, closed at teardown unless the test closed it first. */
+export async function startApp(t: Test, url: string, env: Record<string, string> = {}) {
+  const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(32), ...env });
+  const app = await build({ config, logger: false });
+  await app.ready();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+  };
+  t.teardown(close);
+  return { app, close } as { app: FastifyInstance; close: () => Promise<void> };
+}
+
+export type Ended = { type: string; auction_id: string; winner_id: string | null; final_price: string | null; end_time: string; time: string; receivedAt: number };
+
+/** LISTENs on auction:<id> for each id and records every event, to count auction_ended per auction. */
+export async function listenAuctions(t: Test, url: string) {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const events: Ended[] = [];
+  const listen = async (id: string) => {
+    await sql.listen(`auction:${id}`, (payload) => events.push({ ...JSON.parse(payload), receivedAt: Date.now() }));
+  };
+  t.teardown(() => sql.end({ timeout: 1 }));
+  const ended = (id?: string) => events.filter((e) => e.type === 'auction_ended' && (id === undefined || e.auction_id === id));
+  return { listen, events, ended };
+}
+
+export async function until(pred: () => boolean | Promise<boolean>, ms: number, what: string) {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
