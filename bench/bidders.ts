@@ -67,7 +67,7 @@ await childMain<Params, BidResult>(async (p) => {
           const sentAt = performance.now();
           replies.push(bid(ws, auctionId, `${100 + k}.00`).then((r) => settle(r, sentAt, auctionId)));
         }
-        await Promise.race([Promise.all(replies), sleep(10_000)]);
+        await Promise.race([Promise.all(replies), sleep(30_000)]);
       } else {
         await Promise.all(sockets.map(async (ws) => {
           while (performance.now() < deadline) {

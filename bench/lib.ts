@@ -2,7 +2,9 @@
 // book every load generator uses, and the parent/child message protocol.
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { userIdFor } from '../src/auth/tokens.ts';
 
 export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0';
@@ -115,7 +117,7 @@ export type ChildMsg = { type: string; [k: string]: unknown };
 
 /** In a child: report ready, wait for go, run, report the result, exit. Bounded by a hard timer. */
 export async function childMain<P, R>(setup: (p: P) => Promise<{ info?: Record<string, unknown>; run: () => Promise<R> }>) {
-  const params = JSON.parse(process.env.BENCH_PARAMS ?? '{}') as P & { hardLimitMs?: number };
+  const params = childParams<P & { hardLimitMs?: number }>();
   const limit = setTimeout(() => {
     console.error(`${process.argv[1]}: hard time limit reached; exiting`);
     process.exit(3);
@@ -149,6 +151,21 @@ export type Child<R> = {
 };
 
 let warnedNofile = false;
+let paramsCount = 0;
+const paramsDir = mkdtempSync(join(tmpdir(), 'auction-bench-params-'));
+process.on('exit', () => { if (!process.env.BENCH_PARAMS_FILE) rmSync(paramsDir, { recursive: true, force: true }); });
+
+// Parameters travel in a file: 10,000 auction ids do not fit in an environment variable (E2BIG).
+function paramsFile(params: Record<string, unknown>) {
+  const file = join(paramsDir, `${++paramsCount}.json`);
+  writeFileSync(file, JSON.stringify(params));
+  return file;
+}
+
+export function childParams<P>(): P {
+  const file = process.env.BENCH_PARAMS_FILE;
+  return (file ? JSON.parse(readFileSync(file, 'utf8')) : {}) as P;
+}
 
 /** This process's soft open-file limit, as children inherit it. */
 export function openFileLimit(): number {
@@ -161,7 +178,7 @@ const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 /** Forks bench/<file> with its params; raises its open-file limit (root may) for socket-heavy children. */
 export function startChild<R>(file: string, params: Record<string, unknown>, opts: { nofile?: number; execArgv?: string[] } = {}): Child<R> {
   const proc = fork(here(file), [], {
-    env: { ...process.env, BENCH_PARAMS: JSON.stringify(params) },
+    env: { ...process.env, BENCH_PARAMS_FILE: paramsFile(params) },
     execArgv: opts.execArgv ?? [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -1,11 +1,13 @@
 // One service instance in its own process, so load generators never share its event loop.
 // Parent messages: {type:'stats'} -> memory and counts; {type:'close'} -> graceful close and exit.
+import { openSync, readSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { build } from '../src/build.ts';
 import { loadConfig } from '../src/config.ts';
 import { metrics } from '../src/metrics.ts';
-import { BENCH_SECRET } from './lib.ts';
+import { BENCH_SECRET, childParams } from './lib.ts';
 
-const params = JSON.parse(process.env.BENCH_PARAMS ?? '{}') as { databaseUrl: string; env?: Record<string, string> };
+const params = childParams<{ databaseUrl: string; env?: Record<string, string> }>();
 process.on('disconnect', () => process.exit(0));
 
 const config = loadConfig({
@@ -14,12 +16,27 @@ const app = await build({ config, logger: false });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const { port } = app.server.address() as { port: number };
 
+// process.memoryUsage() opens /proc/self/stat, which fails with EMFILE when sockets took every descriptor:
+// keep /proc/self/statm open from the start and read it in place.
+const statm = openSync('/proc/self/statm', 'r');
+const page = 4096;
+function memory() {
+  const buf = Buffer.alloc(256);
+  const n = readSync(statm, buf, 0, 256, 0);
+  const rss = Number(buf.toString('utf8', 0, n).split(' ')[1]) * page;
+  return { rss, ...v8heap() };
+}
+function v8heap() {
+  const s = getHeapStatistics();
+  return { heapUsed: s.used_heap_size, external: s.external_memory };
+}
+
 const gc = (globalThis as { gc?: () => void }).gc;
 
 process.on('message', async (m: { type: string }) => {
   if (m.type === 'stats') {
     if (gc) { gc(); gc(); }
-    const mem = process.memoryUsage();
+    const mem = memory();
     const batch = (await metrics.bidBatchSize.get()).values;
     const sum = batch.find((v) => v.metricName === 'auction_bid_batch_size_sum')?.value ?? 0;
     const count = batch.find((v) => v.metricName === 'auction_bid_batch_size_count')?.value ?? 0;
@@ -27,7 +44,10 @@ process.on('message', async (m: { type: string }) => {
     const dbSum = db.find((v) => v.metricName === 'auction_bid_seconds_sum')?.value ?? 0;
     const dbCount = db.find((v) => v.metricName === 'auction_bid_seconds_count')?.value ?? 0;
     const cpu = process.cpuUsage();
-    process.send!({ type: 'stats', dbSeconds: dbSum, dbCalls: dbCount, cpuSeconds: (cpu.user + cpu.system) / 1e6, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external,
+    // commit (data.time) to the start of this instance's broadcast, cumulative bucket counts
+    const lag = (await metrics.notifyLag.get()).values.filter((v) => v.metricName === 'auction_notify_to_send_seconds_bucket')
+      .map((v) => [String(v.labels.le), v.value] as [string, number]); // '+Inf' survives JSON, Infinity would not
+    process.send!({ type: 'stats', dbSeconds: dbSum, dbCalls: dbCount, cpuSeconds: (cpu.user + cpu.system) / 1e6, lag, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external,
       connections: app.connections.size, feeds: app.feeds.size, batches: count, batchedBids: sum });
   } else if (m.type === 'close') {
     await app.close();
