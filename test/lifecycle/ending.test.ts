@@ -1,20 +1,7 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
 import { makeUser, bid } from '../helpers/fixtures.ts';
-import { startApp, listenAuctions, until } from './helpers.ts';
-
-// The service's way in: the auction row and its jobs in one transaction, as src/domain/auctions.ts does.
-async function createScheduled(app: Awaited<ReturnType<typeof startApp>>['app'], seller: string, startsIn: number, endsIn: number) {
-  return app.pg.sql.begin(async (tx) => {
-    const [item] = await tx`select auction.create_item('lamp', '', ${seller}) as id`;
-    const [a] = await tx<{ id: string; start_time: Date; end_time: Date }[]>`
-      select * from auction.create_auction(${item.id}, ${seller},
-        clock_timestamp() + make_interval(secs => ${startsIn}), clock_timestamp() + make_interval(secs => ${endsIn}),
-        '10.00', '1.00')`;
-    await app.scheduleAuction(tx, a);
-    return a;
-  }) as Promise<{ id: string; start_time: Date; end_time: Date }>;
-}
+import { startApp, listenAuctions, until, createScheduled } from './helpers.ts';
 
 t.test('short auctions start and end on their own with the right winner, one auction_ended each', async (t) => {
   const db = await freshDb(t);
@@ -49,4 +36,27 @@ t.test('short auctions start and end on their own with the right winner, one auc
   // scheduling again (say, a retried request) leaves one pending job per auction and kind
   const [extra] = await db.sql`select count(*)::int as n from pgboss.job where singleton_key = ${later.id}`;
   t.equal(extra.n, 2, 'one start and one end job');
+});
+
+t.test('an extension before the end: the end job re-enqueues and the auction does not end early', async (t) => {
+  const db = await freshDb(t);
+  const { app } = await startApp(t, db.url);
+  const feed = await listenAuctions(t, db.url);
+  const seller = await makeUser(db.sql, 'seller');
+  const alice = await makeUser(db.sql, 'alice');
+  const a = await createScheduled(app, seller, -1, 1.5);
+  await feed.listen(a.id);
+  t.ok((await bid(db.sql, a.id, alice, '11.00')).accepted);
+  const [ext] = await db.sql<{ end_time: Date }[]>`
+    select end_time from auction.extend_auction(${a.id}, clock_timestamp() + interval '3.5 seconds')`;
+
+  await until(() => feed.ended(a.id).length > 0, 15_000, 'auction_ended');
+  await new Promise((r) => setTimeout(r, 1000));
+  const e = feed.ended(a.id);
+  t.equal(e.length, 1, 'one auction_ended');
+  t.equal(Date.parse(e[0].end_time), ext.end_time.getTime(), 'ended at the extended end_time');
+  t.ok(Date.parse(e[0].time) >= ext.end_time.getTime(), 'not before the extended end_time');
+  t.equal(e[0].winner_id, alice);
+  const jobs = await db.sql`select data->>'at' as at, state from pgboss.job where name = 'auction-end' and singleton_key = ${a.id} order by created_on`;
+  t.same(jobs.map((j) => Date.parse(j.at)), [a.end_time.getTime(), ext.end_time.getTime()], 'the first end job found it extended and enqueued one for the new end_time');
 });
