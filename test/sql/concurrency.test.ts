@@ -93,3 +93,36 @@ t.test('concurrent bids across an end_auction: nothing is accepted after the end
   t.equal(ended.winner_id, bids[bids.length - 1].user_id, 'the winner is the high bidder at the end');
   t.ok(bids.every((b) => b.created_at < ended.end_time), 'all bids are before end_time');
 });
+
+t.test('a bid that queued behind a lock-only holder past end_time is rejected as ended', async (t) => {
+  // SELECT ... FOR UPDATE (as end_auction_if_due does when not yet due) only locks the row. A bid's UPDATE that
+  // waits on it is not re-checked by EvalPlanQual, so its WHERE saw the clock from before the wait;
+  // auctions_before_update_guard checks end_time again once the lock is granted.
+  const a = await makeAuction(sql, { startsIn: -10, endsIn: 1 });
+  const u = await makeUser(sql);
+  const locker = connect(db.url, { max: 1 });
+  const bidder = connect(db.url, { max: 1 });
+  t.teardown(() => Promise.all([locker.close(), bidder.close()]));
+  const [{ pid }] = await bidder.sql`select pg_backend_pid() as pid`;
+
+  let outcome: Awaited<ReturnType<typeof bid>> | undefined;
+  let pending: Promise<void> | undefined;
+  await locker.sql.begin(async (tx) => {
+    const [row] = await tx`select end_time from auction.auctions where id = ${a.id} for update`;
+    pending = bid(bidder.sql, a.id, u, '10.00').then((r) => { outcome = r; });
+    // wait (bounded) until the bid is blocked on our row lock, then let its time run out
+    for (let i = 0; ; i++) {
+      const [w] = await sql`select wait_event_type from pg_stat_activity where pid = ${pid}`;
+      if (w?.wait_event_type === 'Lock') break;
+      if (i > 500) throw new Error('the bid never waited on the row lock');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    t.ok(new Date() < row.end_time, 'the bid started waiting before end_time');
+    await tx`select pg_sleep_until(${row.end_time}::timestamptz + interval '10 milliseconds')`;
+    t.equal(outcome, undefined, 'still waiting at end_time');
+  });
+  await pending; // the locker committed, so the bid gets its answer
+  t.match(outcome, { accepted: false, reason: 'ended' });
+  const [row] = await sql`select seq, last_bid_at, high_bidder_id from auction.auctions where id = ${a.id}`;
+  t.same(row, { seq: 0, last_bid_at: null, high_bidder_id: null }, 'nothing was written');
+});

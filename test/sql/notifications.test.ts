@@ -94,7 +94,7 @@ t.test('a bid in a rolled-back transaction notifies nobody', async (t) => {
   t.teardown(h.close);
 
   await t.rejects(sql.begin(async (tx) => {
-    const r = await bid(tx, a.id, u, '20.00');
+    const r = await bid(tx as unknown as typeof sql, a.id, u, '20.00');
     if (!r.accepted) throw new Error('expected the bid inside the transaction to be accepted');
     throw new Error('roll back');
   }), { message: 'roll back' });
