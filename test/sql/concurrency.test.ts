@@ -126,3 +126,18 @@ t.test('a bid that queued behind a lock-only holder past end_time is rejected as
   const [row] = await sql`select seq, last_bid_at, high_bidder_id from auction.auctions where id = ${a.id}`;
   t.same(row, { seq: 0, last_bid_at: null, high_bidder_id: null }, 'nothing was written');
 });
+
+t.test('one request_id sent on 10 connections at once is one bid; the copies get its outcome', async (t) => {
+  const a = await makeAuction(sql);
+  const u = await makeUser(sql);
+  const conns = Array.from({ length: 10 }, () => connect(db.url, { max: 1 }));
+  t.teardown(() => Promise.all(conns.map((c) => c.close())));
+  await Promise.all(conns.map((c) => c.sql`select 1`));
+  const outcomes = await Promise.all(conns.map((c) => bid(c.sql, a.id, u, '25.00', 'retry-me')));
+  const firsts = outcomes.filter((o) => o.accepted && !o.duplicate);
+  t.equal(firsts.length, 1, 'one accepted original');
+  t.ok(outcomes.every((o) => o.accepted && o.bid_id === firsts[0].bid_id && o.seq === 1), 'every copy reports that bid');
+  const [{ n }] = await sql`select count(*)::int as n from auction.bids where auction_id = ${a.id}`;
+  t.equal(n, 1, 'one row in bids');
+  t.match(await bid(sql, a.id, u, '30.00', 'retry-me'), { accepted: false, reason: 'request_id_conflict', bid_id: firsts[0].bid_id });
+});
