@@ -41,6 +41,9 @@ begin
   if p_min_increment is null or p_min_increment <= 0 or p_min_increment <> round(p_min_increment, 2) then
     raise exception 'min_increment must be a positive amount with at most two decimals' using errcode = 'AU014';
   end if;
+  if p_start_time is null or p_end_time is null then
+    raise exception 'start_time and end_time are required' using errcode = 'AU014';
+  end if;
   if p_end_time <= clock_timestamp() then
     raise exception 'end_time must be in the future' using errcode = 'AU014';
   end if;
@@ -66,7 +69,8 @@ begin
     raise exception 'auction % not found', p_auction_id using errcode = 'AU010';
   elsif a.status = 'cancelled' then
     return a;
-  elsif a.status = 'ended' then
+  elsif a.status = 'ended' or clock_timestamp() >= a.end_time then
+    -- past end_time the result stands even before the end job runs (as in extend_auction and place_bid)
     raise exception 'auction % already ended', p_auction_id using errcode = 'AU011';
   end if;
   update auctions set status = 'cancelled', cancel_reason = p_reason, updated_at = clock_timestamp()

@@ -42,6 +42,10 @@ t.test('create_auction validates its arguments (AU014)', async (t) => {
     await t.rejects(create('10.00', inc), { code: 'AU014' }, `min_increment ${inc}`);
   }
   await t.rejects(create('10.00', '1.00', -1), { code: 'AU014', message: /end_time must be in the future/ });
+  await t.rejects(sql`select auction.create_auction(${item}, ${seller}, null, now() + interval '1 hour', 10, 1)`,
+    { code: 'AU014' }, 'start_time is required');
+  await t.rejects(sql`select auction.create_auction(${item}, ${seller}, now(), null, 10, 1)`,
+    { code: 'AU014' }, 'end_time is required');
   t.match(toClientError(await create('0', '1').catch((e: unknown) => e)), { code: 'invalid_argument', status: 400 });
   const [a] = await create('10.00', '0.50');
   t.match(a, { status: 'pending', current_price: '10.00', seq: 0, high_bidder_id: null, min_increment: '0.50' });
@@ -65,6 +69,14 @@ t.test('cancel_auction: reason required, idempotent, not after the end', async (
   const err = await sql`select auction.cancel_auction(${ended.id}, 'too late')`.catch((e: unknown) => e);
   t.match(err, { code: 'AU011' });
   t.match(toClientError(err), { code: 'ended', status: 409 });
+
+  // end_time passed but the end job has not run yet: the auction is over, its winner stands
+  const over = await makeAuction(sql, { startsIn: -10, endsIn: 0.3 });
+  t.ok((await bid(sql, over.id, u, '10.00')).accepted);
+  await sql`select pg_sleep_until(end_time) from auction.auctions where id = ${over.id}`;
+  await t.rejects(sql`select auction.cancel_auction(${over.id}, 'too late')`, { code: 'AU011' },
+    'an auction past its end_time cannot be cancelled');
+  t.match((await sql`select * from auction.end_auction_if_due(${over.id})`)[0], { status: 'ended', winner_id: u });
 });
 
 t.test('end_auction: winner is the high bidder, idempotent, refused before the start', async (t) => {
