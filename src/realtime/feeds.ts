@@ -17,6 +17,10 @@ export interface Subscriber {
 class AuctionFeed {
   readonly id: string;
   lastSeq = -1;
+  /** subscribe calls holding this feed; a feed is never dropped while one is under way */
+  pending = 0;
+  /** LISTEN failed: pending subscribers must not join a feed that hears nothing */
+  failed = false;
   known: { status: string; end: string } | undefined;
   readonly subscribers = new Set<Subscriber>();
   private chain: Promise<void> = Promise.resolve();
@@ -115,8 +119,8 @@ export class Feeds {
       const created = new AuctionFeed(auctionId, this.sql, this.log);
       feed = created;
       this.feeds.set(auctionId, created);
-      // listening is the first step in the chain; events queue behind it
-      await created.run(async () => {
+      // listening is the first step in the chain; events and other subscribers queue behind it
+      void created.run(async () => {
         created.unlisten = await this.hub.subscribe(`auction:${auctionId}`, (payload) => {
           let e: AuctionEvent;
           try {
@@ -127,32 +131,39 @@ export class Feeds {
           }
           created.onEvent(e);
         });
-      }).catch((err) => {
-        this.feeds.delete(auctionId);
-        throw err;
+      }).catch(() => {
+        created.failed = true;
+        if (this.feeds.get(auctionId) === created) this.feeds.delete(auctionId);
       });
     }
     const f = feed;
-    const found = await f.run(async () => {
-      const a = await f.refresh();
-      if (!a) return undefined;
-      onSnapshot(a);
-      if (sinceSeq !== undefined && sinceSeq < f.lastSeq) {
-        let after = Math.max(0, sinceSeq);
-        while (after < f.lastSeq) {
-          const rows = await bidsSince(this.sql, auctionId, after, 1000);
-          if (rows.length === 0) break;
-          for (const r of rows) {
-            if (r.seq > f.lastSeq) break;
-            sub.send(JSON.stringify(bidPlaced(r)));
-            after = r.seq;
+    f.pending++; // taken in the same tick as the lookup, so dropIfIdle cannot remove it under us
+    let found: AuctionRow | undefined;
+    try {
+      found = await f.run(async () => {
+        if (f.failed) throw new Error(`could not listen on auction:${auctionId}`);
+        const a = await f.refresh();
+        if (!a) return undefined;
+        onSnapshot(a);
+        if (sinceSeq !== undefined && sinceSeq < f.lastSeq) {
+          let after = Math.max(0, sinceSeq);
+          while (after < f.lastSeq) {
+            const rows = await bidsSince(this.sql, auctionId, after, 1000);
+            if (rows.length === 0) break;
+            for (const r of rows) {
+              if (r.seq > f.lastSeq) break;
+              sub.send(JSON.stringify(bidPlaced(r)));
+              after = r.seq;
+            }
           }
         }
-      }
-      f.subscribers.add(sub);
-      return a;
-    });
-    if (!found) await this.dropIfIdle(f);
+        f.subscribers.add(sub);
+        return a;
+      });
+    } finally {
+      f.pending--;
+      if (!found) await this.dropIfIdle(f);
+    }
     return found;
   }
 
@@ -164,7 +175,7 @@ export class Feeds {
   }
 
   private async dropIfIdle(f: AuctionFeed) {
-    if (f.subscribers.size > 0 || this.feeds.get(f.id) !== f) return;
+    if (f.subscribers.size > 0 || f.pending > 0 || this.feeds.get(f.id) !== f) return;
     this.feeds.delete(f.id);
     await f.run(async () => {
       await f.unlisten?.();

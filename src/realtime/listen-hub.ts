@@ -58,7 +58,14 @@ export class ListenHub {
       this.channels.set(channel, set);
     }
     set.add(handler);
-    await this.serial(() => this.sync(channel));
+    try {
+      await this.serial(() => this.sync(channel));
+    } catch (err) {
+      // the caller gets no undo, so take the handler back now
+      set.delete(handler);
+      if (set.size === 0 && this.channels.get(channel) === set) this.channels.delete(channel);
+      throw err;
+    }
     let done = false;
     return async () => {
       if (done) return;

@@ -76,3 +76,27 @@ t.test('status changes reach subscribers on both instances; the seller hears the
   const w = await bidder.next((m) => m.type === 'auction_ended' && m.auction_id === id);
   t.match(w, { data: { final_price: 7 } });
 });
+
+t.test('subscribers joining a new feed while others leave it all keep hearing bids', async (t) => {
+  const seller = await connectClient(t, b, 'seller4');
+  const bidder = await connectClient(t, a, 'bidder4');
+  for (let round = 0; round < 5; round++) {
+    const id = await newAuction(seller);
+    const clients = await Promise.all(Array.from({ length: 24 }, (_, i) => connectClient(t, b, `churn-${round}-${i}`)));
+    // everyone subscribes at once to a feed b does not have yet; every third leaves as soon as it is in
+    const stayers = await Promise.all(clients.map(async (c, i) => {
+      const r = await c.request({ type: 'subscribe', auction_id: id });
+      t.equal(r.type, 'auction_update');
+      if (i % 3 === 0) {
+        c.ws.terminate();
+        return undefined;
+      }
+      return c;
+    }));
+    await new Promise((r) => setTimeout(r, 50));
+    await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 2 } });
+    for (const c of stayers.filter((x) => x !== undefined)) {
+      await c.next((m) => m.type === 'bid_placed' && m.auction_id === id, 3000);
+    }
+  }
+});

@@ -1,7 +1,8 @@
 // make soak: a long bid storm over three instance processes with faults, checked against the database.
 // Writes docs/reliability.md. SOAK_CLIENTS, SOAK_BIDS, SOAK_AUCTIONS scale it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, chmod, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, chmod, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../src/db/connect.ts';
@@ -14,6 +15,8 @@ const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 300);
 const BIDS = Number(process.env.SOAK_BIDS ?? 40);
 const AUCTIONS = Number(process.env.SOAK_AUCTIONS ?? 30);
 const SECRET = 'soak-secret-soak-secret-soak-secret-0123';
+const LOG_DIR = process.env.SOAK_LOG_DIR ?? join(tmpdir(), 'auction-soak-logs');
+await mkdir(LOG_DIR, { recursive: true });
 const log = (s: string) => console.log(`[soak ${new Date().toISOString().slice(11, 23)}] ${s}`);
 
 const dir = await mkdtemp(join(tmpdir(), 'auction-soak-'));
@@ -29,10 +32,14 @@ type Proc = { name: string; port: number; ws: string; http: string; child: Child
 async function startProc(name: string): Promise<Proc> {
   const port = await freePort();
   const child = spawn(process.execPath, ['src/server.ts'], {
-    env: { ...process.env, DATABASE_URL: viaProxy, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
+    env: { ...process.env, DATABASE_URL: viaProxy, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: SECRET, LOG_LEVEL: 'info',
       INSTANCE_ID: name, WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_BURST: '1000' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // instance logs (pino writes to stdout) go to a file per instance, for diagnosis
+  const out = createWriteStream(join(LOG_DIR, `instance-${name}.log`));
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
   const p = { name, port, ws: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}`, child, alive: true };
   child.on('exit', () => { p.alive = false; });
   await waitReady([p], 30_000);
@@ -52,7 +59,7 @@ async function waitReady(ps: Proc[], ms: number) {
 
 const procs = [await startProc('a'), await startProc('b'), await startProc('c')];
 const live = () => procs.filter((p) => p.alive);
-log(`3 instances up; postgres ${cluster.port} via proxy ${proxy.port}`);
+log(`3 instances up; postgres ${cluster.port} via proxy ${proxy.port}; instance logs in ${LOG_DIR}`);
 
 const [seller] = await admin`select auction.ensure_user(gen_random_uuid(), 'soak-seller') as id`;
 const auctions: string[] = [];
@@ -67,7 +74,10 @@ for (let i = 0; i < AUCTIONS; i++) {
 type Fault = { name: string; at: number; recoveredMs: number; detail: string };
 const faults: Fault[] = [];
 const started = Date.now();
+const FAULTS = (process.env.SOAK_FAULTS ?? 'listen,kill,restart,cut').split(',');
 async function fault(name: string, detail: string, act: () => Promise<void>) {
+  const key = { 'LISTEN backends terminated': 'listen', 'instance killed': 'kill', 'postgres restarted (immediate)': 'restart', 'connections cut': 'cut' }[name]!;
+  if (!FAULTS.includes(key)) return;
   const t0 = Date.now();
   await act();
   await waitReady(live(), 60_000);
@@ -106,6 +116,8 @@ const missingAcked = violations.filter((v) => v.includes('is missing')).length;
 const missedEvents = violations.filter((v) => v.includes(' missed ')).length;
 log(`settled=${settled} bids=${bids} deliveries=${deliveriesChecked} violations=${violations.length}`);
 for (const v of violations.slice(0, 20)) log(`VIOLATION ${v}`);
+if (process.env.SOAK_VIOLATIONS_FILE) await writeFile(process.env.SOAK_VIOLATIONS_FILE, violations.join('\n') + '\n');
+if (process.env.SOAK_VIOLATIONS_FILE) await writeFile(process.env.SOAK_VIOLATIONS_FILE + '.clients', JSON.stringify(result.clients.map((c) => ({ idx: c.idx, reconnects: c.reconnects, subs: c.subs, last: c.subs.map((a) => c.lastSeq(a)), size: c.subs.map((a) => c.seen.get(a)!.size) }))));
 
 const [{ version }] = await admin`select current_setting('server_version') as version`;
 const lines = [
