@@ -19,9 +19,9 @@ const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Bool
 const root = fileURLToPath(new URL('../', import.meta.url));
 
 const S = QUICK
-  ? { durationMs: 4_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [500, 1_000], fanoutRate: 20, fanoutMs: 5_000,
+  ? { rounds: 1, durationMs: 4_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [500, 1_000], fanoutRate: 20, fanoutMs: 5_000,
       idleN: 2_000, channelsN: 1_000 }
-  : { durationMs: 10_000, warmupMs: 2_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [1_000, 2_500, 5_000, 10_000], fanoutRate: 20, fanoutMs: 10_000,
+  : { rounds: 3, durationMs: 5_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [500, 1_000, 10_000], fanoutRate: 20, fanoutMs: 10_000,
       idleN: 20_000, channelsN: 10_000 };
 const POOL = 10; // DB_POOL_MAX default: the baseline uses as many connections as an instance's pool
 const BIDDER_PROCS = 2;
@@ -90,20 +90,39 @@ async function startServer(databaseUrl: string, env: Record<string, string> = {}
   };
 }
 
-function mergeBids(rs: BidResult[]) {
+/** Load results of one or more processes over one or more rounds; rates are over the summed measuring windows. */
+function mergeBids(rs: BidResult[], windowS = rs[0].windowMs / 1000) {
   const sum = (f: (r: BidResult) => number) => rs.reduce((a, r) => a + f(r), 0);
   const reasons: Record<string, number> = {};
   for (const r of rs) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
-  const windowS = rs[0].windowMs / 1000;
   const lat = Hist.from(rs.map((r) => r.latency));
   return {
     accepted: sum((r) => r.accepted), rejected: sum((r) => r.rejected), errors: sum((r) => r.errors), unanswered: sum((r) => r.unanswered),
     acceptedPerS: sum((r) => r.accepted) / windowS, processedPerS: sum((r) => r.accepted + r.rejected) / windowS,
     p50: lat.pct(50), p99: lat.pct(99), max: lat.max, reasons,
-    loadCpu: sum((r) => r.cpuSeconds ?? 0) / (Math.max(...rs.map((r) => r.runMs ?? NaN)) / 1000), // CPU share of the load processes
   };
 }
-type BidRun = ReturnType<typeof mergeBids> & { label: string; batch?: number; dbMs?: number; serverCpu?: number; pgCpu?: number; busy?: number };
+type BidRun = ReturnType<typeof mergeBids> & { label: string; batch?: number; dbMs?: number; serverCpu?: number; pgCpu: number; busy: number; loadCpu: number };
+
+/** One variant's run in one round: the load processes' results, CPU used meanwhile, the server's counters. */
+type Round = { results: BidResult[]; wallS: number; pgS: number; busy: number; total: number; srv?: Record<'batches' | 'batchedBids' | 'dbSeconds' | 'dbCalls' | 'cpuSeconds', number> };
+
+function combine(label: string, rounds: Round[]): BidRun {
+  const all = rounds.flatMap((r) => r.results);
+  const windowS = rounds.reduce((a, r) => a + r.results[0].windowMs / 1000, 0);
+  const wallS = rounds.reduce((a, r) => a + r.wallS, 0);
+  const srv = (k: keyof NonNullable<Round['srv']>) => rounds.reduce((a, r) => a + (r.srv?.[k] ?? 0), 0);
+  const hasSrv = rounds.some((r) => r.srv);
+  return {
+    label, ...mergeBids(all, windowS),
+    loadCpu: all.reduce((a, r) => a + (r.cpuSeconds ?? 0), 0) / wallS,
+    pgCpu: rounds.reduce((a, r) => a + r.pgS, 0) / wallS,
+    busy: rounds.reduce((a, r) => a + r.busy, 0) / rounds.reduce((a, r) => a + r.total, 0),
+    batch: hasSrv && srv('batches') > 0 ? srv('batchedBids') / srv('batches') : undefined,
+    dbMs: hasSrv && srv('dbCalls') > 0 ? (srv('dbSeconds') / srv('dbCalls')) * 1000 : undefined,
+    serverCpu: hasSrv ? srv('cpuSeconds') / wallS : undefined,
+  };
+}
 
 const TICK = 100; // USER_HZ
 const statFields = (pid: number | string) => {
@@ -132,43 +151,70 @@ function cpuSample() {
   const total = cpu.reduce((a, b) => a + b, 0);
   return { pg, busy: total - idle, total };
 }
+async function measured(start: () => void, results: () => Promise<BidResult[]>, server?: Server): Promise<Round> {
+  const before = await server?.stats();
+  const c0 = cpuSample();
+  const t0 = performance.now();
+  start();
+  const rs = await results();
+  const wallS = (performance.now() - t0) / 1000;
+  const c1 = cpuSample();
+  const after = await server?.stats();
+  const srv = before && after ? Object.fromEntries((['batches', 'batchedBids', 'dbSeconds', 'dbCalls', 'cpuSeconds'] as const)
+    .map((k) => [k, (after[k] as number) - (before[k] as number)])) as Round['srv'] : undefined;
+  return { results: rs, wallS, pgS: c1.pg - c0.pg, busy: c1.busy - c0.busy, total: c1.total - c0.total, srv };
+}
 function cpuSince(a: ReturnType<typeof cpuSample>, wallS: number) {
   const b = cpuSample();
   return { pgCpu: (b.pg - a.pg) / wallS, busy: (b.busy - a.busy) / (b.total - a.total) };
 }
 
-async function baselineRun(label: string, databaseUrl: string, load: BidLoad): Promise<BidRun> {
+async function baselineRound(databaseUrl: string, load: BidLoad): Promise<Round> {
   const c = child<BidResult>('baseline.ts', { databaseUrl, connections: POOL, load, hardLimitMs: load.durationMs + 120_000 });
   await c.ready;
-  const cpu0 = cpuSample();
-  const t0 = performance.now();
-  c.go();
-  const r = await c.result;
-  return { label, ...mergeBids([r]), ...cpuSince(cpu0, (performance.now() - t0) / 1000) };
+  return measured(() => c.go(), async () => [await c.result]);
 }
 
-/** 64 bidders over BIDDER_PROCS load processes against `urls`; the server stats give the mean batch size. */
-async function socketRun(label: string, servers: Server[], load: BidLoad): Promise<BidRun> {
+/** 64 bidders over BIDDER_PROCS load processes against `servers`; the first server's counters give batch size and CPU. */
+async function socketRound(servers: Server[], load: BidLoad): Promise<Round> {
   const per = Math.ceil(load.bidders / BIDDER_PROCS);
   const procs = Array.from({ length: BIDDER_PROCS }, (_, k) => child<BidResult>('bidders.ts', {
     urls: servers.map((s) => s.url), load: { ...load, bidders: per, firstBidder: load.firstBidder + k * per },
     hardLimitMs: load.durationMs + 120_000,
   }));
   await Promise.all(procs.map((p) => p.ready));
-  const before = await servers[0].stats();
-  const cpu0 = cpuSample();
-  const t0 = performance.now();
-  for (const p of procs) p.go();
-  const results = await Promise.all(procs.map((p) => p.result));
-  const cpu = cpuSince(cpu0, (performance.now() - t0) / 1000);
-  const after = await servers[0].stats();
-  const d = (k: string) => (after[k] as number) - (before[k] as number);
-  const batches = d('batches');
-  const bids = (after.batchedBids as number) - (before.batchedBids as number);
-  const merged = mergeBids(results);
-  const wallS = load.durationMs / 1000;
-  return { label, ...merged, ...cpu, batch: batches > 0 ? bids / batches : undefined,
-    dbMs: d('dbCalls') > 0 ? (d('dbSeconds') / d('dbCalls')) * 1000 : undefined, serverCpu: d('cpuSeconds') / wallS };
+  return measured(() => { for (const p of procs) p.go(); }, () => Promise.all(procs.map((p) => p.result)), servers[0]);
+}
+
+async function socketRun(label: string, servers: Server[], load: BidLoad): Promise<BidRun> {
+  return combine(label, [await socketRound(servers, load)]);
+}
+
+/**
+ * Baseline, group commit off, group commit on: each on its own database and instance, run in ROUNDS
+ * interleaved rounds (the order rotating) so that noise from other work on the machine falls on all three alike.
+ */
+async function compareBids(auctions: number) {
+  const dbs = [await freshDb(auctions), await freshDb(auctions), await freshDb(auctions)];
+  const off = await startServer(dbs[1].url, { BID_BATCH_MAX: '1' });
+  const on = await startServer(dbs[2].url);
+  const t0 = Date.now();
+  const rounds: Round[][] = [[], [], []];
+  try {
+    for (let r = 0; r < S.rounds; r++) {
+      for (let k = 0; k < 3; k++) {
+        const v = (k + r) % 3;
+        const load: BidLoad = { auctions: dbs[v].ids, bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0 };
+        rounds[v].push(v === 0 ? await baselineRound(dbs[0].url, load) : await socketRound([v === 1 ? off : on], load));
+      }
+    }
+  } finally {
+    await Promise.all([off.close(), on.close()]);
+  }
+  return {
+    base: combine(`baseline: place_bid direct, 1 bid/tx, ${POOL} connections`, rounds[0]),
+    runs: [combine('service, group commit off (BID_BATCH_MAX=1)', rounds[1]), combine('service, group commit on (defaults)', rounds[2])],
+  };
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -196,38 +242,14 @@ function bidTable(runs: BidRun[], base: BidRun, ratioOf: 'acceptedPerS' | 'proce
 }
 
 async function spread() {
-  const load: BidLoad = { auctions: [], bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0: Date.now() };
-  const db0 = await freshDb(S.spreadAuctions);
-  const base = await baselineRun(`baseline: place_bid direct, 1 bid/tx, ${POOL} connections`, db0.url, { ...load, auctions: db0.ids });
-  const runs: BidRun[] = [];
-  for (const [label, env] of [['service, group commit off (BID_BATCH_MAX=1)', { BID_BATCH_MAX: '1' }], ['service, group commit on (defaults)', {}]] as const) {
-    const db = await freshDb(S.spreadAuctions);
-    const srv = await startServer(db.url, env);
-    try {
-      runs.push(await socketRun(label, [srv], { ...load, auctions: db.ids }));
-    } finally {
-      await srv.close();
-    }
-  }
+  const { base, runs } = await compareBids(S.spreadAuctions);
   report(`1. Spread: ${f0(S.spreadAuctions)} auctions, ${S.bidders} bidders, one instance`, bidTable(runs, base, 'acceptedPerS'));
   const on = runs[1];
   verdicts.push({ target: 'spread: accepted bids/s ≥ 3× the one-bid-per-transaction baseline', measured: `${(on.acceptedPerS / base.acceptedPerS).toFixed(2)}× (${f0(on.acceptedPerS)} vs ${f0(base.acceptedPerS)}/s)`, met: on.acceptedPerS >= 3 * base.acceptedPerS });
 }
 
 async function hot() {
-  const load: BidLoad = { auctions: [], bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0: Date.now() };
-  const db0 = await freshDb(1);
-  const base = await baselineRun(`baseline: place_bid direct, 1 bid/tx, ${POOL} connections`, db0.url, { ...load, auctions: db0.ids });
-  const runs: BidRun[] = [];
-  for (const [label, env] of [['service, group commit off (BID_BATCH_MAX=1)', { BID_BATCH_MAX: '1' }], ['service, group commit on (defaults)', {}]] as const) {
-    const db = await freshDb(1);
-    const srv = await startServer(db.url, env);
-    try {
-      runs.push(await socketRun(label, [srv], { ...load, auctions: db.ids }));
-    } finally {
-      await srv.close();
-    }
-  }
+  const { base, runs } = await compareBids(1);
   report(`2. Hot auction: 1 auction, ${S.bidders} bidders all raising`, bidTable(runs, base, 'processedPerS') +
     `\n\nRejections (on): ${JSON.stringify(runs[1].reasons)}`);
   const on = runs[1];
@@ -367,32 +389,43 @@ async function idle() {
 }
 
 async function channels() {
+  // Two instances up at once, each on its own database: one watching 10 auctions, one watching S.channelsN.
+  // The same bid load (64 bidders over the first 10 auctions, watched by both) alternates between them in rounds.
+  const setups: { srv: Server; ids: string[]; feeds: number; sockets: number; setupS: number; procs: Child<WatchResult>[] }[] = [];
   const runs: (BidRun & { feeds: number; setupS: number })[] = [];
-  for (const watched of [10, S.channelsN]) {
-    const db = await freshDb(S.channelsN);
-    const srv = await startServer(db.url);
-    try {
+  try {
+    for (const watched of [10, S.channelsN]) {
+      const db = await freshDb(S.channelsN);
+      const srv = await startServer(db.url);
       const perSocket = watched <= 10 ? 1 : 100;
-      const w = await watchers([srv.url], watched / perSocket, { firstUser: 200_000, auctions: db.ids, perSocket, slice: true, holdMs: S.durationMs + 60_000 });
+      const w = await watchers([srv.url], watched / perSocket, { firstUser: 200_000, auctions: db.ids, perSocket, slice: true, holdMs: 600_000 });
+      setups.push({ srv, ids: db.ids, feeds: (await srv.stats()).feeds as number, sockets: w.connected, setupS: w.setupS, procs: w.procs });
       if (w.failed) throw new Error(`watchers failed: ${w.firstError}`);
-      const st = await srv.stats();
       for (const p of w.procs) p.go();
-      // the same load in both runs: 64 bidders over the first 10 auctions, watched in both runs
-      const run = await socketRun(`${f0(st.feeds as number)} auctions watched (${f0(w.connected)} sockets)`, [srv],
-        { auctions: db.ids.slice(0, 10), bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0: Date.now() });
-      for (const p of w.procs) p.proc.send({ type: 'stop' });
-      await Promise.all(w.procs.map((p) => p.result));
-      runs.push({ ...run, feeds: st.feeds as number, setupS: w.setupS });
-    } finally {
-      await srv.close();
     }
+    const rounds: Round[][] = [[], []];
+    const t0 = Date.now();
+    for (let r = 0; r < S.rounds; r++) {
+      for (let k = 0; k < 2; k++) {
+        const v = (k + r) % 2;
+        rounds[v].push(await socketRound([setups[v].srv],
+          { auctions: setups[v].ids.slice(0, 10), bidders: S.bidders, firstBidder: 0, durationMs: S.durationMs, warmupMs: S.warmupMs, t0 }));
+      }
+    }
+    for (const [v, st] of setups.entries()) {
+      runs.push({ ...combine(`${f0(st.feeds)} auctions watched (${f0(st.sockets)} sockets)`, rounds[v]), feeds: st.feeds, setupS: st.setupS });
+    }
+  } finally {
+    for (const st of setups) for (const p of st.procs) p.proc.send({ type: 'stop' });
+    await Promise.all(setups.map((st) => st.srv.close()));
   }
   const [few, many] = runs;
   report(`5. Many channels: one instance LISTENing on ${f0(many.feeds)} auction channels vs ${few.feeds}`, table(
-    ['run', 'subscribe setup', 'accepted bids/s', 'processed bids/s', 'p50', 'p99', 'mean batch', 'ratio (processed/s vs 10 watched)'],
+    ['run', 'subscribe setup', 'accepted bids/s', 'processed bids/s', 'p50', 'p99', 'mean batch', 'CPU: postgres / server / load (machine busy)', 'ratio (processed/s vs 10 watched)'],
     runs.map((r) => [r.label, `${r.setupS.toFixed(1)} s`, f0(r.acceptedPerS), f0(r.processedPerS), ms(r.p50), ms(r.p99), f1(r.batch),
+      `${pc(r.pgCpu)} / ${pc(r.serverCpu ?? NaN)} / ${pc(r.loadCpu)} (${pc(r.busy)})`,
       `${(r.processedPerS / few.processedPerS).toFixed(2)}×`])) +
-    '\n\nBoth runs: 64 bidders over the same 10 auctions (each watched by one socket); only the number of other watched auctions differs.');
+    '\n\nBoth runs: 64 bidders over the same 10 auctions (each watched by one socket); only the number of other watched auctions differs. Rounds alternate between the two instances.');
 }
 
 async function ending() {
@@ -402,10 +435,10 @@ async function ending() {
     return;
   }
   const out = await new Promise<string>((resolve) => {
-    const p = spawn(process.execPath, [file], { env: { ...process.env, BENCH_ADMIN_URL: adminUrl, BENCH_TEMPLATE_DB: template }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [file, ...(QUICK ? ['200'] : [])], { env: { ...process.env, DATABASE_URL: adminUrl }, stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     p.stdout.on('data', (d) => { text += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), QUICK ? 120_000 : 240_000);
+    const timer = setTimeout(() => p.kill('SIGKILL'), QUICK ? 90_000 : 180_000);
     p.on('exit', (code) => { clearTimeout(timer); resolve(code === 0 ? text.trim() : `${text.trim()}\n\n(bench/ending.ts exited with ${code})`); });
   });
   report('6. Auction ending (bench/ending.ts)', out);
