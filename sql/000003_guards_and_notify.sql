@@ -18,6 +18,11 @@ begin
     or (old.status = 'active'  and new.status in ('ended', 'cancelled'))) then
     raise exception 'auction % cannot go from % to %', old.id, old.status, new.status using errcode = 'AU001';
   end if;
+  if new.status = 'ended' and old.status <> 'ended' then
+    -- a direct end in psql names the winner like end_auction does (a wrong winner fails auctions_winner_is_high_bidder)
+    new.winner_id := coalesce(new.winner_id, new.high_bidder_id);
+    new.ended_at := coalesce(new.ended_at, clock_timestamp());
+  end if;
   if new.id <> old.id or new.item_id <> old.item_id or new.creator_id <> old.creator_id then
     raise exception 'auction id, item_id and creator_id never change' using errcode = 'AU002';
   end if;

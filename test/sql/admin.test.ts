@@ -180,6 +180,16 @@ t.test('trigger guards refuse direct writes that bypass place_bid', async (t) =>
   t.equal((await sql`select count(*)::int as n from auction.bids where auction_id = ${a.id}`)[0].n, 1);
   t.match(toClientError(await sql`delete from auction.bids`.catch((e: unknown) => e)), { code: 'append_only' });
 
+  // a direct end (psql) still names the winner, as end_auction does
+  const d = await makeAuction(sql);
+  t.ok((await bid(sql, d.id, u, '10.00')).accepted);
+  const [direct] = await sql`update auction.auctions set status = 'ended' where id = ${d.id} returning *`;
+  t.match(direct, { status: 'ended', winner_id: u });
+  t.ok(direct.ended_at, 'ended_at is stamped');
+  await t.rejects(sql`
+    update auction.auctions set status = 'ended', winner_id = ${a.seller} where id = ${a.id}`, { code: '23514' },
+    'the winner can only be the high bidder');
+
   // ended and cancelled auctions are frozen
   await sql`select auction.end_auction(${a.id})`;
   for (const set of [sql`status = 'active'`, sql`end_time = end_time + interval '1 day'`, sql`updated_at = now()`]) {
