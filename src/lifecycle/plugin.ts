@@ -71,9 +71,19 @@ export default fp(async (app, opts: LifecycleOptions) => {
     return sweeping;
   };
 
-  const work = { batchSize, localConcurrency, pollingIntervalSeconds: cfg.JOB_POLL_SECONDS, burstWhenBatchFull: true };
-  await boss.work<LifecycleJob>(END_QUEUE, work, async (jobs) => runEndJobs(boss, sql, jobs));
-  await boss.work<LifecycleJob>(START_QUEUE, work, async (jobs) => runStartJobs(boss, sql, jobs));
+  // Delayed jobs are only found by polling (>= 0.5 s), so the workers of a queue poll out of phase:
+  // a job that comes due waits about JOB_POLL_SECONDS / localConcurrency for a fetch, not a full period.
+  const work = { batchSize, localConcurrency: 1, pollingIntervalSeconds: cfg.JOB_POLL_SECONDS, burstWhenBatchFull: true };
+  const stagger = (cfg.JOB_POLL_SECONDS * 1000) / localConcurrency;
+  await Promise.all([
+    [END_QUEUE, (jobs: { data: LifecycleJob }[]) => runEndJobs(boss, sql, jobs)] as const,
+    [START_QUEUE, (jobs: { data: LifecycleJob }[]) => runStartJobs(boss, sql, jobs)] as const,
+  ].map(async ([queue, handler]) => {
+    for (let i = 0; i < localConcurrency; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, stagger));
+      await boss.work<LifecycleJob>(queue, work, async (jobs) => handler(jobs));
+    }
+  }));
   await boss.work(SWEEP_QUEUE, async () => { await runSweep(); });
   await boss.schedule(SWEEP_QUEUE, cfg.SWEEP_CRON);
 
