@@ -439,12 +439,24 @@ async function ending() {
     let text = '';
     p.stdout.on('data', (d) => { text += d; });
     const timer = setTimeout(() => p.kill('SIGKILL'), QUICK ? 90_000 : 180_000);
+    p.on('error', (err) => { clearTimeout(timer); resolve(`bench/ending.ts could not start: ${err.message}`); });
     p.on('exit', (code) => { clearTimeout(timer); resolve(code === 0 ? text.trim() : `${text.trim()}\n\n(bench/ending.ts exited with ${code})`); });
   });
   report('6. Auction ending (bench/ending.ts)', out);
 }
 
 // ---------------------------------------------------------------- main
+
+/** The commit measured, and whether src/ or sql/ had uncommitted changes (other work in the same tree). */
+function gitState() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'sql'], { cwd: root }).toString().trim().split('\n').filter(Boolean).length;
+    return dirty ? `${head} + uncommitted changes in ${dirty} file(s) under src/ or sql/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
 
 async function facts(sql: Sql) {
   const [{ version }] = await sql`select version()`;
@@ -457,6 +469,7 @@ async function facts(sql: Sql) {
     postgres: String(version).split(' on ')[0] + (process.env.BENCH_DATABASE_URL ? ' (BENCH_DATABASE_URL)' : ' (embedded, disposable)'),
     settings: settings.map((s) => `${s.name}=${s.setting}${s.unit && s.unit !== 'bool' ? s.unit : ''}`).join(', '),
     node: process.version,
+    code: gitState(),
     load: loadavg().map((x) => x.toFixed(2)).join(' '),
   };
 }
@@ -531,7 +544,7 @@ async function writeReport(machine: Awaited<ReturnType<typeof facts>>, totalS: n
     `Run ${machine.date}${QUICK ? ' with BENCH_QUICK=1 (short, small: not the figures to quote)' : ''}${ONLY ? ` (only: ${ONLY.join(', ')})` : ''}${process.env.BENCH_SERVER_ENV ? ` with BENCH_SERVER_ENV=${process.env.BENCH_SERVER_ENV}` : ''}, ${totalS.toFixed(0)} s in all.`,
     '',
     table(['machine', ''], [['CPU', machine.cpu], ['memory', machine.memory], ['PostgreSQL', machine.postgres], ['settings', machine.settings],
-      ['Node', machine.node], ['load average at start', machine.load]]),
+      ['Node', machine.node], ['code', machine.code], ['load average at start', machine.load]]),
     '',
     ...sections.flatMap((s) => [`### ${s.title}`, '', s.text, '']),
     '### Targets',
