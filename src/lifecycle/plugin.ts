@@ -38,8 +38,8 @@ export default fp(async (app, opts: LifecycleOptions) => {
   const boss = new PgBoss({
     connectionString: cfg.databaseUrl,
     schema: BOSS_SCHEMA,
-    // fetch and complete for both queues' workers, plus maintenance and cron
-    max: 2 * localConcurrency + 3,
+    // fetches and completions are short: workers share a few connections with maintenance and cron
+    max: localConcurrency + 2,
     application_name: 'auction-jobs',
     instanceName: cfg.INSTANCE_ID,
   });
