@@ -47,9 +47,14 @@ export default fp(async (app, opts: LifecycleOptions) => {
   boss.on('error', (err) => app.log.error({ err }, 'pg-boss error'));
   await boss.start();
   up = true;
-  for (const q of [START_QUEUE, END_QUEUE]) await boss.createQueue(q, queueOptions);
-  // singleton: one sweep runs at a time across instances; a missed one is just skipped
-  await boss.createQueue(SWEEP_QUEUE, { policy: 'singleton', expireInSeconds: 300, retryLimit: 0, deleteAfterSeconds: 3600 });
+  try {
+    for (const q of [START_QUEUE, END_QUEUE]) await boss.createQueue(q, queueOptions);
+    // singleton: one sweep runs at a time across instances; a missed one is just skipped
+    await boss.createQueue(SWEEP_QUEUE, { policy: 'singleton', expireInSeconds: 300, retryLimit: 0, deleteAfterSeconds: 3600 });
+  } catch (err) {
+    await boss.stop({ graceful: false }).catch(() => {}); // a failed start-up must not leave the pool open
+    throw err;
+  }
 
   app.decorate('scheduleAuction', (tx: TransactionSql, a: { id: string; start_time: Date; end_time: Date }) =>
     scheduleAuction(boss, tx, a));
