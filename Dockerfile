@@ -1,6 +1,7 @@
 FROM node:24-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY src ./src
 COPY sql ./sql

@@ -3,7 +3,7 @@ NODE := node_modules/.bin/node
 
 .PHONY: install test check run psql clean bench soak
 
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json $(wildcard patches/*.patch)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

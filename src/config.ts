@@ -31,6 +31,7 @@ export const configSchema = z.object({
   AUTH_ALLOW_USER_ID_PARAM: bool.default(false),
   ALLOWED_ORIGINS: list.default([]),
 
+  REQUEST_TIMEOUT_MS: int(5_000, 100, 600_000),
   BID_BATCH_MAX: int(64, 1, 1000),
   BID_BATCH_CONCURRENCY: int(2, 1, 100),
 

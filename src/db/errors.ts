@@ -26,6 +26,7 @@ const BY_CONSTRAINT: Record<string, { code: string; status: number; message: str
   auctions_item_id_fkey: { code: 'item_not_found', status: 404, message: 'no such item' },
   auctions_creator_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
   bids_user_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
+  auctions_high_bidder_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
 };
 
 type PgLike = { code?: unknown; constraint_name?: unknown; message?: unknown };

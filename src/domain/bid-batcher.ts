@@ -4,6 +4,11 @@ import { placeBid, type BidInput, type BidOutcome } from './bids.ts';
 
 type Pending = { bid: BidInput; resolve: (o: BidOutcome) => void; reject: (e: unknown) => void };
 
+/** The database did not answer in time: the bid may or may not have committed; retry with its request_id. */
+export class OutcomeUnknownError extends Error {
+  code = 'outcome_unknown';
+}
+
 /**
  * Group commit. A bid that arrives while nothing is in flight runs at once, alone; bids that arrive
  * while `concurrency` batches are in flight wait and go together in the next transaction
@@ -17,8 +22,11 @@ export class BidBatcher {
   private maxBatch: number;
   private concurrency: number;
 
-  constructor(sql: Sql, opts: { maxBatch: number; concurrency: number }) {
+  private timeoutMs: number;
+
+  constructor(sql: Sql, opts: { maxBatch: number; concurrency: number; timeoutMs?: number }) {
     this.sql = sql;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.maxBatch = opts.maxBatch;
     this.concurrency = opts.concurrency;
   }
@@ -34,7 +42,17 @@ export class BidBatcher {
     while (this.inFlight < this.concurrency && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight++;
-      void this.run(batch).finally(() => {
+      // A query lost with its connection may never settle (postgres.js has no client-side query timeout):
+      // free the slot and fail these bids as outcome-unknown, so later bids are not stuck behind them.
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          for (const p of batch) p.reject(new OutcomeUnknownError('the database did not answer in time'));
+          resolve();
+        }, this.timeoutMs);
+      });
+      void Promise.race([this.run(batch), expired]).finally(() => {
+        clearTimeout(timer);
         this.inFlight--;
         this.pump();
       });

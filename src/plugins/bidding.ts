@@ -10,6 +10,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const batcher = new BidBatcher(app.pg.sql, { maxBatch: app.config.BID_BATCH_MAX, concurrency: app.config.BID_BATCH_CONCURRENCY });
+  const batcher = new BidBatcher(app.pg.sql, { maxBatch: app.config.BID_BATCH_MAX, concurrency: app.config.BID_BATCH_CONCURRENCY,
+    timeoutMs: app.config.REQUEST_TIMEOUT_MS });
   app.decorate('placeBid', (bid: BidInput) => batcher.submit(bid));
 }, { name: 'bidding', dependencies: ['database'] });

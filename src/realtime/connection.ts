@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createAuction, getAuction, listAuctions, snapshot, BadCursorError, type Scheduler } from '../domain/auctions.ts';
 import { toJsonAmount } from '../domain/money.ts';
 import { toClientError } from '../db/errors.ts';
+import { OutcomeUnknownError } from '../domain/bid-batcher.ts';
 import { metrics } from '../metrics.ts';
 import { CLIENT_TYPES, CLOSE, clientMessage, type ClientMessage } from './protocol.ts';
 import { message, type ServerMessage } from './messages.ts';
@@ -33,6 +34,11 @@ export class Connection implements Subscriber {
     this.deps = deps;
     this.tokens = deps.app.config.WS_RATE_BURST;
     this.log = deps.app.log.child({ conn: this.id, user: userId });
+  }
+
+  /** true once this side closed or terminated the socket */
+  get isClosing() {
+    return this.closed;
   }
 
   send(text: string) {
@@ -124,12 +130,20 @@ export class Connection implements Subscriber {
       return this.error('invalid_message', z.prettifyError(parsed.error).slice(0, 500), requestId);
     }
     metrics.wsMessages.inc({ type: parsed.data.type });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.handle(parsed.data);
+      // one socket's frames run in order, so a call that never settles must not hold up the rest
+      await Promise.race([this.handle(parsed.data), new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new OutcomeUnknownError('no answer in time; retry with the same request_id')),
+          this.deps.app.config.REQUEST_TIMEOUT_MS);
+      })]);
     } catch (err) {
-      const ce = err instanceof BadCursorError ? { code: 'invalid_argument', message: err.message } : toClientError(err);
+      const ce = err instanceof BadCursorError ? { code: 'invalid_argument', message: err.message }
+        : err instanceof OutcomeUnknownError ? { code: err.code, message: err.message } : toClientError(err);
       if (ce.code === 'internal') this.log.error({ err, type: parsed.data.type }, 'message handler failed');
       this.error(ce.code, ce.message, parsed.data.request_id, 'auction_id' in parsed.data ? parsed.data.auction_id : undefined);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

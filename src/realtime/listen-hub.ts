@@ -23,14 +23,22 @@ export class ListenHub {
 
   private log: FastifyBaseLogger;
 
+  private url: string;
+
   constructor(url: string, log: FastifyBaseLogger) {
     this.log = log;
+    this.url = url;
+    this.sql = this.client();
+  }
+
+  private client(): Sql {
     // onnotify is a runtime option of postgres.js that its types do not declare
-    this.sql = postgres(url, {
+    return postgres(this.url, {
       max: 1,
       idle_timeout: 0,
       max_lifetime: null,
       fetch_types: false,
+      connect_timeout: 5,
       onnotice: () => {},
       connection: { application_name: 'auction-listen' },
       onnotify: (channel: string, payload: string) => this.deliver(channel, payload),
@@ -120,7 +128,19 @@ export class ListenHub {
   }
 
   private async connect() {
-    const [{ pid }] = await this.sql`select pg_backend_pid() as pid`;
+    let timer: NodeJS.Timeout | undefined;
+    const probe = this.sql`select pg_backend_pid() as pid`;
+    const answered = await Promise.race([probe, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), 5000); })])
+      .finally(() => clearTimeout(timer));
+    if (!answered) {
+      // postgres.js 3.4.9 can leave a client whose queries never settle after a reset: start a fresh one
+      probe.catch(() => {});
+      const old = this.sql;
+      this.sql = this.client();
+      void old.end({ timeout: 0 }).catch(() => {});
+      throw new Error('LISTEN connection did not answer in 5 s; replaced the client');
+    }
+    const [{ pid }] = answered;
     this.backendPid = pid as number;
     const wanted = [...this.channels.keys()];
     // one round trip for all channels after a reconnect

@@ -19,7 +19,7 @@ function resume(c: Client) {
 }
 
 t.test('a slow consumer is closed with 4008 and can resume by seq', async (t) => {
-  const inst = await startInstance(t, db.url, { WS_MAX_BUFFERED_BYTES: '65536' });
+  const inst = await startInstance(t, db.url, { WS_MAX_BUFFERED_BYTES: '65536', REQUEST_TIMEOUT_MS: '60000' });
   const seller = await connectClient(t, inst, 'seller');
   const id = await newAuction(seller);
   const u = await makeUser(db.sql);
@@ -35,7 +35,10 @@ t.test('a slow consumer is closed with 4008 and can resume by seq', async (t) =>
   pause(slow);
   slow.send({ type: 'subscribe', auction_id: id, data: { since_seq: 0 } });
   // the server buffers the replay for a reader that does not read, until the bound trips
-  await new Promise((r) => setTimeout(r, 1000));
+  const deadline = Date.now() + 30_000;
+  const cut = () => [...inst.app.connections].some((c) => c.userId === slow.userId && c.isClosing);
+  while (!cut() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.ok(cut(), 'the server closed the slow socket');
   resume(slow);
   t.equal(await slow.closed(15_000), 4008);
   const again = await connectClient(t, inst, 'slow');

@@ -57,7 +57,11 @@ async function waitReady(ps: Proc[], ms: number) {
   }
 }
 
-const procs = [await startProc('a'), await startProc('b'), await startProc('c')];
+const procs: Proc[] = [];
+// instances never outlive the soak, however it ends
+process.on('exit', () => { for (const p of procs) p.child.kill('SIGKILL'); });
+for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => process.exit(130));
+procs.push(await startProc('a'), await startProc('b'), await startProc('c'));
 const live = () => procs.filter((p) => p.alive);
 log(`3 instances up; postgres ${cluster.port} via proxy ${proxy.port}; instance logs in ${LOG_DIR}`);
 
