@@ -118,7 +118,7 @@ export class ListenHub {
     if (want === this.listening.has(channel)) return;
     if (!this.up) return; // reconnect will LISTEN on everything wanted
     try {
-      await this.sql.unsafe(`${want ? 'listen' : 'unlisten'} ${quote(channel)}`);
+      await this.timed(this.sql.unsafe(`${want ? 'listen' : 'unlisten'} ${quote(channel)}`), want ? 'LISTEN' : 'UNLISTEN');
       if (want) this.listening.add(channel);
       else this.listening.delete(channel);
       metrics.listenChannels.set(this.listening.size);
@@ -127,25 +127,38 @@ export class ListenHub {
     }
   }
 
-  private async connect() {
+  /** Bounds a query on the LISTEN client; one that does not answer gets the client replaced. */
+  private async timed<T>(query: Promise<T>, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    const probe = this.sql`select pg_backend_pid() as pid`;
-    const answered = await Promise.race([probe, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), 5000); })])
-      .finally(() => clearTimeout(timer));
-    if (!answered) {
-      // postgres.js 3.4.9 can leave a client whose queries never settle after a reset: start a fresh one
-      probe.catch(() => {});
-      const old = this.sql;
-      this.sql = this.client();
-      void old.end({ timeout: 0 }).catch(() => {});
-      throw new Error('LISTEN connection did not answer in 5 s; replaced the client');
+    query.catch(() => {});
+    try {
+      return await Promise.race([query, new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer in 5 s`)), 5000);
+      })]);
+    } catch (err) {
+      if ((err as Error).message.endsWith('no answer in 5 s')) this.replaceClient();
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
-    const [{ pid }] = answered;
+  }
+
+  // postgres.js 3.4.9 can leave a client whose queries never settle after a reset: start a fresh one.
+  // Ending the old one fires its onclose, which starts the reconnect loop unless it already runs.
+  private replaceClient() {
+    const old = this.sql;
+    this.sql = this.client();
+    void old.end({ timeout: 0 }).catch(() => {});
+    this.lost(); // the new client listens on nothing yet (no-op inside the reconnect loop)
+  }
+
+  private async connect() {
+    const [{ pid }] = await this.timed(this.sql`select pg_backend_pid() as pid`, 'LISTEN probe');
     this.backendPid = pid as number;
     const wanted = [...this.channels.keys()];
-    // one round trip for all channels after a reconnect
+    // one round trip per 500 channels after a reconnect
     for (let i = 0; i < wanted.length; i += 500) {
-      await this.sql.unsafe(wanted.slice(i, i + 500).map((c) => `listen ${quote(c)};`).join('\n')).simple();
+      await this.timed(this.sql.unsafe(wanted.slice(i, i + 500).map((c) => `listen ${quote(c)};`).join('\n')).simple(), 'LISTEN');
     }
     this.listening = new Set(wanted);
     metrics.listenChannels.set(this.listening.size);
