@@ -152,11 +152,16 @@ export type Child<R> = {
 
 let warnedNofile = false;
 let paramsCount = 0;
-const paramsDir = mkdtempSync(join(tmpdir(), 'auction-bench-params-'));
-process.on('exit', () => { if (!process.env.BENCH_PARAMS_FILE) rmSync(paramsDir, { recursive: true, force: true }); });
+let paramsDir: string | undefined;
 
 // Parameters travel in a file: 10,000 auction ids do not fit in an environment variable (E2BIG).
+// Only the parent writes them; the directory goes when the parent exits.
 function paramsFile(params: Record<string, unknown>) {
+  if (!paramsDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'auction-bench-params-'));
+    paramsDir = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   const file = join(paramsDir, `${++paramsCount}.json`);
   writeFileSync(file, JSON.stringify(params));
   return file;

@@ -1,6 +1,7 @@
 // `make bench`: runs the benchmark scenarios against a disposable PostgreSQL (or BENCH_DATABASE_URL, a role
 // that may create databases), prints a table per scenario and rewrites the results part of docs/benchmarks.md.
-// BENCH_QUICK=1 runs every scenario short and small. BENCH_ONLY=spread,hot,... runs a subset.
+// BENCH_QUICK=1 runs every scenario short and small. BENCH_ONLY=spread,hot,... runs a subset. Those two leave
+// docs/benchmarks.md alone unless BENCH_WRITE_DOCS=1.
 // Every child process has a hard time limit; nothing here asserts on timings.
 import postgres, { type Sql } from 'postgres';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -521,8 +522,13 @@ try {
     console.log(`# ${name} took ${((Date.now() - t) / 1000).toFixed(0)} s`);
   }
   const totalS = (Date.now() - started) / 1000;
-  await writeReport(machine, totalS);
-  console.log(`\n# done in ${totalS.toFixed(0)} s; wrote docs/benchmarks.md`);
+  // a quick or partial run must not replace the full figures unless asked to
+  if ((!QUICK && !ONLY) || process.env.BENCH_WRITE_DOCS === '1') {
+    await writeReport(machine, totalS);
+    console.log(`\n# done in ${totalS.toFixed(0)} s; wrote docs/benchmarks.md`);
+  } else {
+    console.log(`\n# done in ${totalS.toFixed(0)} s; docs/benchmarks.md left as is (BENCH_WRITE_DOCS=1 to write it)`);
+  }
 } catch (err) {
   console.error(err);
   code = 1;
