@@ -11,7 +11,7 @@ type Params = {
   firstUser: number;
   localAddress?: string;
   auctions: string[];
-  perSocket: number; // 0: no subscription; 'all' sockets share auctions[0..perSocket) unless slice is set
+  perSocket: number; // 0: no subscription; otherwise every socket subscribes to auctions[0, perSocket) unless slice is set
   slice: boolean; // socket k subscribes to auctions[k*perSocket, (k+1)*perSocket)
   connectConcurrency: number;
   setupLimitMs: number;
