@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import database from './plugins/database.ts';
 import lifecycle from './lifecycle/plugin.ts';
 import healthRoutes from './routes/health.ts';
+import metricsRoute from './routes/metrics.ts';
 import auth from './plugins/auth.ts';
 import bidding from './plugins/bidding.ts';
 import websocketApi from './realtime/ws-route.ts';
@@ -28,4 +29,5 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   await app.register(auth);
   await app.register(websocketApi);
   await app.register(healthRoutes);
+  await app.register(metricsRoute);
 }, { name: 'auction-app' });

@@ -1,0 +1,43 @@
+import t from 'tap';
+import { freshDb } from '../helpers/db.ts';
+import { connectClient, inSeconds, startInstance } from '../helpers/app.ts';
+
+const db = await freshDb(t);
+const inst = await startInstance(t, db.url);
+
+t.test('/health answers; /ready reports the database, LISTEN and jobs', async (t) => {
+  const health = await fetch(`${inst.http}/health`);
+  t.equal(health.status, 200);
+  const ready = await fetch(`${inst.http}/ready`);
+  t.equal(ready.status, 200);
+  t.match(await ready.json(), { status: 'ready', checks: { database: true, listen: true, jobs: true } });
+});
+
+t.test('/metrics exposes bids by outcome, latency, connections and notify lag', async (t) => {
+  const seller = await connectClient(t, inst, 'm-seller');
+  const bidder = await connectClient(t, inst, 'm-bidder');
+  const { auction_id: id } = await seller.request({ type: 'create_auction', data: {
+    item: { name: 'Metered' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 10 } });
+  await bidder.request({ type: 'subscribe', auction_id: id });
+  await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 10 } });
+  await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 5 } });
+  await bidder.next((m) => m.type === 'bid_placed');
+  const res = await fetch(`${inst.http}/metrics`);
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /text\/plain/);
+  const text = await res.text();
+  t.match(text, /auction_bids_total\{outcome="accepted"\} [1-9]/);
+  t.match(text, /auction_bids_total\{outcome="too_low"\} [1-9]/);
+  t.match(text, /auction_bid_seconds_count [1-9]/);
+  t.match(text, /auction_ws_connections [1-9]/);
+  t.match(text, /auction_notify_to_send_seconds_count [1-9]/);
+  t.match(text, /auction_listen_channels [1-9]/);
+});
+
+t.test('/ready is 503 once the LISTEN connection is gone for good', async (t) => {
+  const other = await startInstance(t, db.url);
+  await other.app.listenHub.close();
+  const ready = await fetch(`${other.http}/ready`);
+  t.equal(ready.status, 503);
+  t.match(await ready.json(), { status: 'not_ready', checks: { listen: false } });
+});
