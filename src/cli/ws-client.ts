@@ -41,8 +41,12 @@ function toFrame(line: string): string {
   }
 }
 
+// lines typed (or piped) before the socket opens wait for it
+const opened = new Promise<void>((resolve) => ws.once('open', () => resolve()));
+let sending = Promise.resolve();
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
-  if (line.trim() && ws.readyState === ws.OPEN) ws.send(toFrame(line));
+  if (!line.trim()) return;
+  sending = sending.then(() => opened).then(() => ws.send(toFrame(line)));
 });
-rl.on('close', () => setTimeout(() => ws.close(1000), 300));
+rl.on('close', () => void sending.then(() => setTimeout(() => ws.close(1000), 1000)));
