@@ -16,9 +16,10 @@ export function loggerOptions(config: AppOptions['config']) {
 }
 
 /** Builds the fastify instance with the app registered; the caller listens and closes. */
-export async function build(opts: AppOptions & { logger?: boolean }): Promise<FastifyInstance> {
+export async function build(opts: AppOptions & { logger?: boolean; logStream?: NodeJS.WritableStream }): Promise<FastifyInstance> {
   const fastify = Fastify({
-    logger: opts.logger === false ? false : loggerOptions(opts.config),
+    logger: opts.logger === false ? false
+      : opts.logStream ? { ...loggerOptions(opts.config), stream: opts.logStream } : loggerOptions(opts.config),
     genReqId: () => randomUUID(),
     forceCloseConnections: false,
     bodyLimit: 64 * 1024,
