@@ -5,6 +5,8 @@ import database from './plugins/database.ts';
 import lifecycle from './lifecycle/plugin.ts';
 import healthRoutes from './routes/health.ts';
 import metricsRoute from './routes/metrics.ts';
+import openapiRoute from './routes/openapi.ts';
+import restRoutes from './routes/rest/index.ts';
 import auth from './plugins/auth.ts';
 import bidding from './plugins/bidding.ts';
 import websocketApi from './realtime/ws-route.ts';
@@ -30,4 +32,6 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   await app.register(websocketApi);
   await app.register(healthRoutes);
   await app.register(metricsRoute);
+  await app.register(openapiRoute);
+  await app.register(restRoutes);
 }, { name: 'auction-app' });

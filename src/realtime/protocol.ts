@@ -10,26 +10,32 @@ const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Numbe
 
 const base = { request_id: requestId, timestamp };
 
+// Message bodies, shared with the REST API (src/routes/rest/).
+export const auctionId = uuid;
+export const placeBidData = z.object({ amount: amountSchema }).strict();
+export const createAuctionData = z.object({
+  item_id: uuid.optional(),
+  item: z.object({ name: z.string().trim().min(1).max(255), description: z.string().max(10_000).optional() }).strict().optional(),
+  start_time: instant,
+  end_time: instant,
+  starting_price: amountSchema,
+  min_increment: amountSchema.optional(),
+}).strict().refine((d) => (d.item_id === undefined) !== (d.item === undefined), 'give exactly one of item_id and item');
+export const listAuctionsData = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+  status: z.enum(['pending', 'active', 'ended', 'cancelled']).optional(),
+}).strict();
+
 export const clientMessage = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('subscribe'), auction_id: uuid,
     data: z.object({ since_seq: z.number().int().min(0).optional() }).strict().optional() }).strict(),
   z.object({ ...base, type: z.literal('unsubscribe'), auction_id: uuid, data: z.object({}).strict().optional() }).strict(),
   z.object({ ...base, type: z.literal('place_bid'), auction_id: uuid,
-    data: z.object({ amount: amountSchema }).strict() }).strict(),
-  z.object({ ...base, type: z.literal('create_auction'), data: z.object({
-    item_id: uuid.optional(),
-    item: z.object({ name: z.string().trim().min(1).max(255), description: z.string().max(10_000).optional() }).strict().optional(),
-    start_time: instant,
-    end_time: instant,
-    starting_price: amountSchema,
-    min_increment: amountSchema.optional(),
-  }).strict().refine((d) => (d.item_id === undefined) !== (d.item === undefined), 'give exactly one of item_id and item') }).strict(),
+    data: placeBidData }).strict(),
+  z.object({ ...base, type: z.literal('create_auction'), data: createAuctionData }).strict(),
   z.object({ ...base, type: z.literal('get_auction'), auction_id: uuid }).strict(),
-  z.object({ ...base, type: z.literal('list_auctions'), data: z.object({
-    limit: z.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(200).optional(),
-    status: z.enum(['pending', 'active', 'ended', 'cancelled']).optional(),
-  }).strict().optional() }).strict(),
+  z.object({ ...base, type: z.literal('list_auctions'), data: listAuctionsData.optional() }).strict(),
   z.object({ ...base, type: z.literal('ping'), data: z.unknown().optional() }).strict(),
 ]);
 
