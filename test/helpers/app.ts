@@ -10,12 +10,10 @@ export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
 
 export type Instance = { app: FastifyInstance; http: string; ws: string; close: () => Promise<void> };
 
-/** A real instance on a free loopback port, closed at teardown. */
-export async function startInstance(t: Test, dbUrl: string, env: Record<string, string> = {}): Promise<Instance> {
+/** A built app (not listening), closed at teardown unless the test closed it first. */
+export async function buildApp(t: Test, dbUrl: string, env: Record<string, string> = {}) {
   const config = loadConfig({ DATABASE_URL: dbUrl, JWT_SECRET: TEST_SECRET, PORT: '0', LOG_LEVEL: 'silent', ...env });
   const app = await build({ config, logger: env.LOG_LEVEL !== undefined });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as { port: number };
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -23,6 +21,14 @@ export async function startInstance(t: Test, dbUrl: string, env: Record<string, 
     await app.close();
   };
   t.teardown(close);
+  return { app, close };
+}
+
+/** A real instance on a free loopback port, closed at teardown. */
+export async function startInstance(t: Test, dbUrl: string, env: Record<string, string> = {}): Promise<Instance> {
+  const { app, close } = await buildApp(t, dbUrl, env);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
   return { app, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/ws`, close };
 }
 

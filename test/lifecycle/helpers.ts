@@ -1,22 +1,13 @@
 import postgres from 'postgres';
 import type { Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
-import { build } from '../../src/build.ts';
-import { loadConfig } from '../../src/config.ts';
+import { buildApp } from '../helpers/app.ts';
 
 /** A built app (no listener) on `url`, closed at teardown unless the test closed it first. */
-export async function startApp(t: Test, url: string, env: Record<string, string> = {}) {
-  const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(32), ...env });
-  const app = await build({ config, logger: false });
-  await app.ready();
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await app.close();
-  };
-  t.teardown(close);
-  return { app, close } as { app: FastifyInstance; close: () => Promise<void> };
+export async function startApp(t: Test, url: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance; close: () => Promise<void> }> {
+  const built = await buildApp(t, url, env);
+  await built.app.ready();
+  return built;
 }
 
 export type Ended = { type: string; auction_id: string; winner_id: string | null; final_price: string | null; end_time: string; time: string; receivedAt: number };
