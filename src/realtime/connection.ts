@@ -6,6 +6,7 @@ import { createAuction, getAuction, listAuctions, snapshot, BadCursorError, type
 import { toJsonAmount } from '../domain/money.ts';
 import { toClientError } from '../db/errors.ts';
 import { OutcomeUnknownError } from '../domain/bid-batcher.ts';
+import { withDeadline } from '../util/deadline.ts';
 import { metrics } from '../metrics.ts';
 import { CLIENT_TYPES, CLOSE, clientMessage, type ClientMessage } from './protocol.ts';
 import { message, type ServerMessage } from './messages.ts';
@@ -130,20 +131,16 @@ export class Connection implements Subscriber {
       return this.error('invalid_message', z.prettifyError(parsed.error).slice(0, 500), requestId);
     }
     metrics.wsMessages.inc({ type: parsed.data.type });
-    let timer: NodeJS.Timeout | undefined;
     try {
       // one socket's frames run in order, so a call that never settles must not hold up the rest
-      await Promise.race([this.handle(parsed.data), new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new OutcomeUnknownError('no answer in time; retry with the same request_id')),
-          this.deps.app.config.REQUEST_TIMEOUT_MS);
-      })]);
+      await withDeadline(this.handle(parsed.data), this.deps.app.config.REQUEST_TIMEOUT_MS, () => {
+        throw new OutcomeUnknownError('no answer in time; retry with the same request_id');
+      });
     } catch (err) {
       const ce = err instanceof BadCursorError ? { code: 'invalid_argument', message: err.message }
         : err instanceof OutcomeUnknownError ? { code: err.code, message: err.message } : toClientError(err);
       if (ce.code === 'internal') this.log.error({ err, type: parsed.data.type }, 'message handler failed');
       this.error(ce.code, ce.message, parsed.data.request_id, 'auction_id' in parsed.data ? parsed.data.auction_id : undefined);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

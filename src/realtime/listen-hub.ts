@@ -1,6 +1,7 @@
 import postgres, { type Sql } from 'postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import { metrics } from '../metrics.ts';
+import { withDeadline } from '../util/deadline.ts';
 
 type Handler = (payload: string) => void;
 
@@ -128,19 +129,11 @@ export class ListenHub {
   }
 
   /** Bounds a query on the LISTEN client; one that does not answer gets the client replaced. */
-  private async timed<T>(query: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    query.catch(() => {});
-    try {
-      return await Promise.race([query, new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer in 5 s`)), 5000);
-      })]);
-    } catch (err) {
-      if ((err as Error).message.endsWith('no answer in 5 s')) this.replaceClient();
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+  private timed<T>(query: Promise<T>, what: string): Promise<T> {
+    return withDeadline(query, 5000, () => {
+      this.replaceClient();
+      throw new Error(`${what}: no answer in 5 s; replaced the client`);
+    });
   }
 
   // postgres.js 3.4.9 can leave a client whose queries never settle after a reset: start a fresh one.
