@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
 import { metrics } from '../metrics.ts';
+import { toJsonAmount } from './money.ts';
 
 export type BidOutcome = {
   accepted: boolean;
@@ -25,5 +26,36 @@ export async function placeBid(sql: Sql, b: BidInput): Promise<BidOutcome> {
     return r;
   } finally {
     end();
+  }
+}
+
+/** The public view of an accepted bid: bid_accepted data on the socket, the REST 201/200 body. */
+export function acceptedView(r: BidOutcome) {
+  return {
+    bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
+    min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString(),
+  };
+}
+
+/** The public view of a rejection: its reason, a sentence for people, and what would be accepted next. */
+export function rejectedView(r: BidOutcome) {
+  return {
+    message: rejectionText(r.reason!, r.min_amount),
+    data: { reason: r.reason, current_price: toJsonAmount(r.current_price), min_next_bid: toJsonAmount(r.min_amount) },
+  };
+}
+
+function rejectionText(reason: string, min: string | null) {
+  switch (reason) {
+    case 'too_low': return `bid must be at least ${min}`;
+    case 'not_started': return 'the auction has not started';
+    case 'ended': return 'the auction has ended';
+    case 'cancelled': return 'the auction was cancelled';
+    case 'own_auction': return 'you cannot bid on your own auction';
+    case 'auction_not_found': return 'no such auction';
+    case 'invalid_amount': return 'amount must be positive with at most two decimals';
+    case 'invalid_request_id': return 'request_id must be 1 to 128 characters';
+    case 'request_id_conflict': return 'this request_id was already used with another amount';
+    default: return reason;
   }
 }

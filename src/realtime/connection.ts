@@ -6,6 +6,7 @@ import { createAuction, getAuction, listAuctions, snapshot, BadCursorError, type
 import { toJsonAmount } from '../domain/money.ts';
 import { toClientError } from '../db/errors.ts';
 import { OutcomeUnknownError } from '../domain/bid-batcher.ts';
+import { acceptedView, rejectedView } from '../domain/bids.ts';
 import { withDeadline } from '../util/deadline.ts';
 import { metrics } from '../metrics.ts';
 import { CLIENT_TYPES, CLOSE, clientMessage, type ClientMessage } from './protocol.ts';
@@ -190,14 +191,11 @@ export class Connection implements Subscriber {
       case 'place_bid': {
         const r = await app.placeBid({ auctionId: m.auction_id, userId: this.userId, amount: m.data.amount, requestId: rid });
         if (r.accepted) {
-          return this.reply({ type: 'bid_accepted', auction_id: m.auction_id, request_id: rid, seq: r.seq!, data: {
-            bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
-            min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString() } });
+          return this.reply({ type: 'bid_accepted', auction_id: m.auction_id, request_id: rid, seq: r.seq!, data: acceptedView(r) });
         }
+        const { message: text, data } = rejectedView(r);
         return this.reply({ type: 'bid_rejected', auction_id: m.auction_id, request_id: rid,
-          error: { code: r.reason!, message: rejectionText(r.reason!, r.min_amount) },
-          data: { reason: r.reason, amount: toJsonAmount(m.data.amount), current_price: toJsonAmount(r.current_price),
-            min_next_bid: toJsonAmount(r.min_amount) } });
+          error: { code: r.reason!, message: text }, data: { ...data, amount: toJsonAmount(m.data.amount) } });
       }
 
       case 'create_auction': {
@@ -221,19 +219,5 @@ export class Connection implements Subscriber {
         return this.reply({ type: 'auction_list', request_id: rid, data: { auctions: page.auctions.map(snapshot), next_cursor: page.next_cursor } });
       }
     }
-  }
-}
-
-function rejectionText(reason: string, min: string | null) {
-  switch (reason) {
-    case 'too_low': return `bid must be at least ${min}`;
-    case 'not_started': return 'the auction has not started';
-    case 'ended': return 'the auction has ended';
-    case 'cancelled': return 'the auction was cancelled';
-    case 'own_auction': return 'you cannot bid on your own auction';
-    case 'auction_not_found': return 'no such auction';
-    case 'invalid_amount': return 'amount must be positive with at most two decimals';
-    case 'request_id_conflict': return 'this request_id was already used with another amount';
-    default: return reason;
   }
 }

@@ -4,6 +4,7 @@ import { AuthError, type Identity } from '../../auth/tokens.ts';
 import { toClientError } from '../../db/errors.ts';
 import { BadCursorError, bidsSince, createAuction, createItem, getAuction, listAuctions, snapshot, type Scheduler } from '../../domain/auctions.ts';
 import { OutcomeUnknownError } from '../../domain/bid-batcher.ts';
+import { acceptedView, rejectedView } from '../../domain/bids.ts';
 import { toJsonAmount } from '../../domain/money.ts';
 import { auctionId, createAuctionData, listAuctionsData, placeBidData } from '../../realtime/protocol.ts';
 import { HttpError, invalid, send } from './errors.ts';
@@ -90,13 +91,9 @@ export default async function restRoutes(app: FastifyInstance) {
     const header = req.headers['idempotency-key'];
     const key = header === undefined ? undefined : parse(idempotencyKey, header, 'Idempotency-Key header');
     const r = await app.placeBid({ auctionId: id, userId: req.identity!.userId, amount, requestId: key });
-    if (r.accepted) {
-      return reply.code(r.duplicate ? 200 : 201).send({
-        bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
-        min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString() });
-    }
+    if (r.accepted) return reply.code(r.duplicate ? 200 : 201).send(acceptedView(r));
     const status = r.reason === 'auction_not_found' ? 404 : r.reason === 'invalid_amount' || r.reason === 'invalid_request_id' ? 400 : 409;
-    return send(reply, status, r.reason!, `bid rejected: ${r.reason}`, {
-      reason: r.reason, current_price: toJsonAmount(r.current_price), min_next_bid: toJsonAmount(r.min_amount) });
+    const { message, data } = rejectedView(r);
+    return send(reply, status, r.reason!, message, data);
   });
 }
