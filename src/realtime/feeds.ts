@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import type { FastifyBaseLogger } from 'fastify';
-import { bidsSince, getAuction, snapshot, type AuctionRow } from '../domain/auctions.ts';
+import { bidsSince, getAuction, snapshot, type AuctionRow, type BidRow } from '../domain/auctions.ts';
 import { metrics } from '../metrics.ts';
 import type { ListenHub } from './listen-hub.ts';
 import { bidPlaced, message, statusChanged, type AuctionEvent, type BidEvent, type ServerMessage } from './messages.ts';
@@ -45,16 +45,25 @@ class AuctionFeed {
     for (const s of this.subscribers) s.send(text);
   }
 
-  /** Brings lastSeq up to `toSeq` from the database, sending each bid to the current subscribers. */
-  async catchUp(toSeq: number) {
-    while (this.lastSeq < toSeq) {
-      const rows = await bidsSince(this.sql, this.id, this.lastSeq, 1000);
-      if (rows.length === 0) break;
+  /** Calls `fn` for each stored bid with after < seq <= upTo, in seq order, a page at a time. */
+  async eachBid(after: number, upTo: number, fn: (r: BidRow) => void) {
+    while (after < upTo) {
+      const rows = await bidsSince(this.sql, this.id, after, 1000);
+      if (rows.length === 0) return;
       for (const r of rows) {
-        this.broadcast(bidPlaced(r));
-        this.lastSeq = r.seq;
+        if (r.seq > upTo) return;
+        fn(r);
+        after = r.seq;
       }
     }
+  }
+
+  /** Brings lastSeq up to `toSeq` from the database, sending each bid to the current subscribers. */
+  async catchUp(toSeq: number) {
+    await this.eachBid(this.lastSeq, toSeq, (r) => {
+      this.broadcast(bidPlaced(r));
+      this.lastSeq = r.seq;
+    });
   }
 
   async refresh(): Promise<AuctionRow | undefined> {
@@ -145,17 +154,8 @@ export class Feeds {
         const a = await f.refresh();
         if (!a) return undefined;
         onSnapshot(a);
-        if (sinceSeq !== undefined && sinceSeq < f.lastSeq) {
-          let after = Math.max(0, sinceSeq);
-          while (after < f.lastSeq) {
-            const rows = await bidsSince(this.sql, auctionId, after, 1000);
-            if (rows.length === 0) break;
-            for (const r of rows) {
-              if (r.seq > f.lastSeq) break;
-              sub.send(JSON.stringify(bidPlaced(r)));
-              after = r.seq;
-            }
-          }
+        if (sinceSeq !== undefined) {
+          await f.eachBid(Math.max(0, sinceSeq), f.lastSeq, (r) => sub.send(JSON.stringify(bidPlaced(r))));
         }
         f.subscribers.add(sub);
         return a;
