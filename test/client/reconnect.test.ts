@@ -28,7 +28,7 @@ t.test('sockets killed server-side (terminate, 4008) while bids go on: resumed b
   const seller = await clientFor(t, a.ws, 'seller');
   const bidder = await clientFor(t, a.ws, 'bidder');
   const watcher = await clientFor(t, a.ws, 'watcher');
-  const ids = [];
+  const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await seller.createAuction(auctionInput())).auction_id);
   for (const id of ids) await watcher.subscribe(id);
   const seqs = recordBids(watcher);
