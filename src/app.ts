@@ -34,4 +34,5 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   await app.register(metricsRoute);
   await app.register(openapiRoute);
   await app.register(restRoutes);
+  await app.register(import('./routes/live.ts')); // the live page (src/web) and the browser build of src/client
 }, { name: 'auction-app' });
