@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 NODE := node_modules/.bin/node
 
-.PHONY: install test check run psql clean bench soak
+.PHONY: install test check run psql clean bench soak browser
 
 node_modules/.installed: package.json package-lock.json $(wildcard patches/*.patch)
 	npm ci --no-audit --no-fund --loglevel=error
@@ -9,8 +9,17 @@ node_modules/.installed: package.json package-lock.json $(wildcard patches/*.pat
 
 install: node_modules/.installed
 
-test: install
+test: install browser
 	npm test --silent -- $(ARGS)
+
+# Chromium for test/browser (Debian's package), installed only when missing; apt-get needs root
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make browser: /usr/bin/chromium is missing; as root: apt-get install -y chromium" >&2; exit 1; fi; \
+	  echo "# installing chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 check: install
 	npm run --silent check
