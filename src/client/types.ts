@@ -36,6 +36,8 @@ export type BidPlacedData = {
   bid_id: string; user_id: string; amount: number; seq: number; time: string;
   /** placed automatically for someone's proxy maximum (newer servers) */
   proxy?: boolean;
+  /** how it was placed: by hand, by a proxy maximum, or as a buy-now (newer servers) */
+  kind?: 'bid' | 'proxy' | 'buy_now';
   reserve_met?: boolean;
 };
 
@@ -56,8 +58,11 @@ export type BidAcceptedData = {
 export type BidRejectedData = { reason: string; amount?: number; current_price: number | null; min_next_bid: number | null };
 
 export type AuctionStartedData = { status: AuctionStatus; end_time: string; time: string };
-export type AuctionExtendedData = { status?: AuctionStatus; end_time: string; time: string; reason?: string };
-export type AuctionEndedData = { status: AuctionStatus; winner_id: string | null; final_price: number | null; end_time: string; time: string };
+export type AuctionExtendedData = { status?: AuctionStatus; end_time: string; previous_end_time?: string; time: string; reason?: string | null };
+export type AuctionEndedData = {
+  status: AuctionStatus; winner_id: string | null; final_price: number | null; end_time: string; time: string;
+  reserve_met?: boolean | null; reason?: string | null;
+};
 export type AuctionCancelledData = { status: AuctionStatus; reason: string | null; time: string };
 export type OutbidData = { current_price: number; min_next_bid: number; seq: number; time: string };
 
@@ -91,6 +96,8 @@ export type CreateAuctionInput = {
   starting_price: number | string;
   min_increment?: number | string;
   // newer servers (issue 7)
+  /** steps by price instead of min_increment: `step` applies below `below` (the last entry without `below`) */
+  increment_table?: { below?: number; step: number }[];
   reserve_price?: number | string;
   buy_now_price?: number | string;
   soft_close_seconds?: number;
