@@ -250,8 +250,8 @@ export class AuctionClient extends Emitter<ClientEvents> {
         },
       };
       this.pending.set(id, p);
-      this.arm(p);
-      if (this._state === 'open') this.transmit(p);
+      if (this._state === 'open' && this.ws?.readyState === OPEN) this.transmit(p);
+      else this.arm(p); // queued until the socket opens
     });
   }
 
