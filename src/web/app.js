@@ -160,7 +160,8 @@ function addToFeed(b) {
   room.feed.set(b.seq, b);
   const li = el('li', { 'data-seq': String(b.seq), value: b.seq, class: b.user_id === me ? 'mine' : '' },
     `${money(b.amount)} by ${who(b.user_id)} at ${new Date(b.time).toLocaleTimeString()}`);
-  if (b.proxy) li.append(el('span', { class: 'tag' }, 'auto'));
+  if (b.proxy || b.kind === 'proxy') li.append(el('span', { class: 'tag' }, 'auto'));
+  if (b.kind === 'buy_now') li.append(el('span', { class: 'tag' }, 'buy now'));
   // newest first, by seq
   const feed = $('feed');
   const after = [...feed.children].find((x) => Number(x.dataset.seq) < b.seq);
@@ -220,12 +221,22 @@ function onBidPlaced(e) {
   if (d.seq > s.seq) {
     Object.assign(s, { seq: d.seq, current_price: d.amount, high_bidder_id: d.user_id });
     if (d.reserve_met !== undefined) s.reserve_met = d.reserve_met;
-    // the next minimum: the server's own number arrives with each snapshot and reply; until then, the fixed step
-    s.min_next_bid = Math.round((d.amount + (s.increments?.fixed ?? s.min_increment)) * 100) / 100;
+    s.min_next_bid = nextMinimum(s, d.amount);
+    // buy-now is offered until bidding meets the reserve (without one, until the first bid) and while above the next bid
+    if (s.buy_now_price != null && (!s.has_reserve || s.reserve_met || s.min_next_bid > s.buy_now_price)) s.buy_now_price = null;
   }
   addToFeed(d);
   if (wasMine && d.user_id !== me) outbidNotice(e.auction_id, d.seq, d.amount);
   renderRoom();
+}
+
+/** The least next bid after `price`: the server's own number arrives with each snapshot and reply; until then, the step. */
+function nextMinimum(s, price) {
+  const inc = s.increments;
+  let step = s.min_increment;
+  if (inc && 'fixed' in inc) step = inc.fixed;
+  else if (inc?.table) step = (inc.table.find((r) => r.below == null || price < r.below) ?? inc.table.at(-1)).step;
+  return Math.round((price + step) * 100) / 100;
 }
 
 function outbidNotice(auctionId, seq, price) {
@@ -296,6 +307,8 @@ async function buyNow() {
     setResult(`Bought for ${money(r.amount)}`, true);
   } catch (err) {
     setResult(err instanceof BidRejectedError ? `Rejected: ${err.message}` : `Not bought: ${err.message}`, false);
+    const snap = await client.getAuction(id).catch(() => undefined); // the offer may be gone: show what is
+    if (snap && room?.id === id) onSnapshot({ auction_id: id, data: snap });
   }
 }
 
