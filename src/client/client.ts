@@ -337,6 +337,9 @@ export class AuctionClient extends Emitter<ClientEvents> {
     const queued = [...this.pending.values()].filter((p) => !p.sent);
     for (const p of queued) if (p.type === 'subscribe') this.transmit(p);
     for (const p of queued) if (p.type !== 'subscribe') this.transmit(p);
+    // a first clock sample at once; it also makes the server start this user's own channel (outbid alerts),
+    // which it does on a socket's first frame
+    this.request('ping', undefined, undefined, 'drop').catch(() => {});
     for (const w of this.openWaiters.splice(0)) w.resolve();
     this.emit('connected', { reconnect });
   }

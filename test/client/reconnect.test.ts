@@ -27,38 +27,46 @@ const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 t.test('sockets killed server-side (terminate, 4008) while bids go on: resumed by seq, nothing lost or repeated', async (t) => {
   const seller = await clientFor(t, a.ws, 'seller');
   const bidder = await clientFor(t, a.ws, 'bidder');
-  const watcher = await clientFor(t, a.ws, 'watcher');
+  // reconnecting takes 150-300 ms, so bids land while the watcher is away
+  const watcher = await clientFor(t, a.ws, 'watcher', { backoff: { initialMs: 300, maxMs: 300 } });
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await seller.createAuction(auctionInput())).auction_id);
   for (const id of ids) await watcher.subscribe(id);
   const seqs = recordBids(watcher);
+  let replayed = 0; // bids the resumed subscriptions had to replay
+  watcher.on('auction_update', (e) => {
+    if (e.data.subscribed && watcher.lastSeq(e.auction_id) !== undefined) replayed += e.data.seq - watcher.lastSeq(e.auction_id)!;
+  });
   const reconnects: number[] = [];
   watcher.on('disconnected', (e) => reconnects.push(e.code));
 
   let stop = false;
+  let rounds = 0;
   const bidding = (async () => {
-    let amount = 10;
     while (!stop) {
-      await Promise.all(ids.map((id) => bidder.bid(id, amount)));
-      amount++;
-      await new Promise((r) => setTimeout(r, 70)); // under WS_RATE_LIMIT_PER_SEC
+      await Promise.all(ids.map((id) => bidder.bid(id, 10 + rounds)));
+      rounds++;
+      await new Promise((r) => setTimeout(r, 50)); // under WS_RATE_LIMIT_PER_SEC
     }
-    return amount - 10;
   })();
+  // six kills, each once the watcher is back and a few more bids went by
   for (let k = 0; k < 6; k++) {
-    await new Promise((r) => setTimeout(r, 120));
+    const after = rounds + 2;
+    await until(() => rounds >= after, 10_000, 'bids');
     await until(() => watcher.state === 'open' && serverSockets(a, watcher.userId).length === 1, 5000, 'watcher back');
     const [conn] = serverSockets(a, watcher.userId);
     if (k % 2 === 0) conn.terminate();
     else conn.close(4008, 'slow consumer: resubscribe with since_seq');
   }
-  await new Promise((r) => setTimeout(r, 150));
+  const last = rounds + 2;
+  await until(() => rounds >= last, 10_000, 'bids');
   stop = true;
-  const rounds = await bidding;
-  t.ok(rounds > 6, `${rounds} bids per auction`);
+  await bidding;
+  t.ok(rounds >= 14, `${rounds} bids per auction`);
   await until(() => ids.every((id) => (seqs.get(id)?.length ?? 0) >= rounds), 10_000, 'every bid');
   await new Promise((r) => setTimeout(r, 100)); // nothing more may arrive
   for (const id of ids) t.same(seqs.get(id), upTo(rounds), 'every seq once, in order');
+  t.ok(replayed > 0, `${replayed} bids replayed after reconnects`);
   t.equal(reconnects.length, 6);
   t.ok(reconnects.includes(4008) && reconnects.includes(1006), `close codes ${reconnects}`);
   t.same(watcher.subscriptions, ids);
