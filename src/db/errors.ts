@@ -12,6 +12,7 @@ const BY_SQLSTATE: Record<string, { code: string; status: number }> = {
   AU012: { code: 'cancelled', status: 409 },
   AU013: { code: 'not_started', status: 409 },
   AU014: { code: 'invalid_argument', status: 400 },
+  AU015: { code: 'buy_now_unavailable', status: 409 },
   '22P02': { code: 'invalid_argument', status: 400 }, // invalid text representation (bad uuid)
   '22003': { code: 'invalid_argument', status: 400 }, // numeric value out of range
   '22007': { code: 'invalid_argument', status: 400 }, // invalid datetime format

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 
-// Kysely's view of sql/000001_schema.sql. numeric columns are strings: money never becomes a float.
+// Kysely's view of sql/000001_schema.sql and 000007_bidding_rules.sql. numeric columns are strings: money never becomes a float.
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 export type AuctionStatus = 'pending' | 'active' | 'ended' | 'cancelled';
@@ -29,7 +29,13 @@ export interface AuctionsTable {
   end_time: Timestamp;
   starting_price: string;
   current_price: string;
-  min_increment: Generated<string>;
+  min_increment: string | null;
+  increment_table: IncrementStep[] | null;
+  reserve_price: string | null;
+  buy_now_price: string | null;
+  soft_close_seconds: Generated<number>;
+  leader_max: string | null;
+  end_reason: 'time' | 'operator' | 'buy_now' | null;
   status: Generated<AuctionStatus>;
   seq: Generated<number>;
   high_bidder_id: string | null;
@@ -41,6 +47,16 @@ export interface AuctionsTable {
   updated_at: Generated<Timestamp>;
 }
 
+/** One step of an increment table: `step` applies while the price is below `below` (the last has no bound). */
+export type IncrementStep = { below?: number; step: number };
+
+/** auction.auction_facts: an auction with its derived public facts. */
+export interface AuctionFactsView extends AuctionsTable {
+  min_next_bid: string;
+  reserve_met: boolean;
+  buy_now_available: boolean;
+}
+
 export interface BidsTable {
   id: Generated<string>;
   auction_id: string;
@@ -49,6 +65,8 @@ export interface BidsTable {
   seq: number;
   status: Generated<'accepted'>;
   request_id: string | null;
+  max_amount: string | null;
+  kind: Generated<'bid' | 'proxy' | 'buy_now'>;
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
 }
@@ -58,4 +76,5 @@ export interface Database {
   'auction.items': ItemsTable;
   'auction.auctions': AuctionsTable;
   'auction.bids': BidsTable;
+  'auction.auction_facts': AuctionFactsView;
 }

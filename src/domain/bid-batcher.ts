@@ -72,7 +72,8 @@ export class BidBatcher {
       rows = await this.sql<(BidOutcome & { ord: number })[]>`
         select * from auction.place_bids(
           ${batch.map((p) => p.bid.auctionId)}::uuid[], ${batch.map((p) => p.bid.userId)}::uuid[],
-          ${batch.map((p) => p.bid.amount)}::numeric[], ${batch.map((p) => p.bid.requestId ?? null)}::text[])`;
+          ${batch.map((p) => p.bid.amount ?? null)}::numeric[], ${batch.map((p) => p.bid.requestId ?? null)}::text[],
+          ${batch.map((p) => p.bid.maxAmount ?? null)}::numeric[])`;
     } catch {
       // one bad bid must not fail the others: retry each alone, each with its own outcome or error
       end();

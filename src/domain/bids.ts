@@ -12,16 +12,22 @@ export type BidOutcome = {
   min_amount: string | null;
   created_at: Date | null;
   duplicate: boolean;
+  is_leading: boolean | null;
+  max_amount: string | null;
+  reserve_met: boolean | null;
+  end_time: Date | null;
 };
 
-export type BidInput = { auctionId: string; userId: string; amount: string; requestId?: string | null };
+/** A typed bid (`amount`), a proxy bid up to `maxAmount`, or both (amount opens, the proxy defends). */
+export type BidInput = { auctionId: string; userId: string; amount?: string | null; maxAmount?: string | null; requestId?: string | null };
 
 /** One bid through auction.place_bid; the reply is only produced after the transaction committed. */
 export async function placeBid(sql: Sql, b: BidInput): Promise<BidOutcome> {
   const end = metrics.bidLatency.startTimer();
   try {
     const [r] = await sql<BidOutcome[]>`
-      select * from auction.place_bid(${b.auctionId}, ${b.userId}, ${b.amount}::numeric, ${b.requestId ?? null})`;
+      select * from auction.place_bid(${b.auctionId}, ${b.userId}, ${b.amount ?? null}::numeric, ${b.requestId ?? null},
+        ${b.maxAmount ?? null}::numeric)`;
     metrics.bids.inc({ outcome: r.accepted ? 'accepted' : r.reason ?? 'rejected' });
     return r;
   } finally {
@@ -29,11 +35,20 @@ export async function placeBid(sql: Sql, b: BidInput): Promise<BidOutcome> {
   }
 }
 
+/** Buy-now through auction.buy_now: ends the auction for this user at its buy-now price. */
+export async function buyNow(sql: Sql, b: { auctionId: string; userId: string; requestId?: string | null }): Promise<BidOutcome> {
+  const [r] = await sql<BidOutcome[]>`select * from auction.buy_now(${b.auctionId}, ${b.userId}, ${b.requestId ?? null})`;
+  metrics.bids.inc({ outcome: 'buy_now' });
+  return r;
+}
+
 /** The public view of an accepted bid: bid_accepted data on the socket, the REST 201/200 body. */
 export function acceptedView(r: BidOutcome) {
   return {
     bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
     min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString(),
+    leading: r.is_leading, max_amount: toJsonAmount(r.max_amount), reserve_met: r.reserve_met,
+    end_time: r.end_time?.toISOString(),
   };
 }
 
@@ -53,7 +68,9 @@ function rejectionText(reason: string, min: string | null) {
     case 'cancelled': return 'the auction was cancelled';
     case 'own_auction': return 'you cannot bid on your own auction';
     case 'auction_not_found': return 'no such auction';
-    case 'invalid_amount': return 'amount must be positive with at most two decimals';
+    case 'invalid_amount': return 'give amount or max_amount: positive, with at most two decimals';
+    case 'invalid_max_amount': return 'max_amount must be at least amount';
+    case 'max_not_raised': return 'you lead already; a new maximum must be above your current one';
     case 'invalid_request_id': return 'request_id must be 1 to 128 characters';
     case 'request_id_conflict': return 'this request_id was already used with another amount';
     default: return reason;

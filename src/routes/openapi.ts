@@ -36,6 +36,12 @@ export function openapiDocument() {
             409: { description: 'rejected: error.code is the reason (too_low, ended, ...), with min_next_bid', ...json(error) },
             404: { description: 'auction_not_found', ...json(error) }, 504: { description: 'outcome_unknown: retry with the same Idempotency-Key', ...json(error) }, ...errors } },
       },
+      '/api/v1/auctions/{id}/buy-now': {
+        post: { summary: 'Buy now: ends the auction for you at its buy-now price', parameters: [idParam, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 128 } }],
+          responses: { 201: { description: 'bought (bought: true)' }, 200: { description: 'a retry (duplicate: true)' },
+            409: { description: 'buy_now_unavailable, ended, cancelled or not_started', ...json(error) },
+            404: { description: 'auction_not_found', ...json(error) }, ...errors } },
+      },
       '/api/v1/items': {
         post: { summary: 'Create an item', requestBody: body(itemBody), responses: { 201: { description: 'the item' }, ...errors } },
       },

@@ -12,7 +12,12 @@ type AuctionOpts = {
   startsIn?: number; // seconds from now, may be negative
   endsIn?: number;
   startingPrice?: string;
-  minIncrement?: string;
+  /** null: the increment table (eBay's steps unless `incrementTable`) */
+  minIncrement?: string | null;
+  incrementTable?: { below?: number; step: number }[];
+  reservePrice?: string;
+  buyNowPrice?: string;
+  softCloseSeconds?: number;
   itemId?: string;
 };
 
@@ -25,14 +30,25 @@ export async function makeAuction(sql: Sql, o: AuctionOpts = {}) {
       ${itemId}, ${seller},
       clock_timestamp() + make_interval(secs => ${o.startsIn ?? -1}),
       clock_timestamp() + make_interval(secs => ${o.endsIn ?? 3600}),
-      ${o.startingPrice ?? '10.00'}, ${o.minIncrement ?? '1.00'})`;
+      ${o.startingPrice ?? '10.00'}, ${o.minIncrement === undefined ? '1.00' : o.minIncrement}::numeric,
+      ${o.incrementTable ? sql.json(o.incrementTable) : null}::jsonb, ${o.reservePrice ?? null}::numeric,
+      ${o.buyNowPrice ?? null}::numeric, ${o.softCloseSeconds ?? 0}::int)`;
   return { id: a.id as string, seller, itemId };
 }
 
+export type Outcome = {
+  accepted: boolean; reason: string | null; bid_id: string | null; seq: number | null; amount: string | null;
+  current_price: string | null; min_amount: string | null; created_at: Date | null; duplicate: boolean;
+  is_leading: boolean | null; max_amount: string | null; reserve_met: boolean | null; end_time: Date | null;
+};
+
 export async function bid(sql: Sql, auctionId: string, userId: string, amount: string | number | null, requestId: string | null = null) {
   const [r] = await sql`select * from auction.place_bid(${auctionId}, ${userId}, ${amount as string}::numeric, ${requestId})`;
-  return r as {
-    accepted: boolean; reason: string | null; bid_id: string | null; seq: number | null; amount: string | null;
-    current_price: string | null; min_amount: string | null; created_at: Date | null; duplicate: boolean;
-  };
+  return r as Outcome;
+}
+
+/** A proxy bid: the system bids for `userId` up to `max`; `amount` optionally opens higher than the minimum. */
+export async function proxyBid(sql: Sql, auctionId: string, userId: string, max: string, requestId: string | null = null, amount: string | null = null) {
+  const [r] = await sql`select * from auction.place_bid(${auctionId}, ${userId}, ${amount}::numeric, ${requestId}, ${max}::numeric)`;
+  return r as Outcome;
 }

@@ -91,7 +91,7 @@ t.test('the OpenAPI document describes every /api/v1 route', async (t) => {
   t.equal(doc.openapi, '3.1.0');
   const registered = [
     ['get', '/api/v1/auctions'], ['post', '/api/v1/auctions'], ['get', '/api/v1/auctions/{id}'],
-    ['get', '/api/v1/auctions/{id}/bids'], ['post', '/api/v1/auctions/{id}/bids'], ['post', '/api/v1/items'],
+    ['get', '/api/v1/auctions/{id}/bids'], ['post', '/api/v1/auctions/{id}/bids'], ['post', '/api/v1/auctions/{id}/buy-now'], ['post', '/api/v1/items'],
   ];
   for (const [method, path] of registered) {
     t.ok(inst.app.hasRoute({ method: method.toUpperCase() as 'GET', url: path.replace('{id}', ':id') }), `${method.toUpperCase()} ${path} is registered`);

@@ -38,7 +38,7 @@ t.test('create_auction validates its arguments (AU014)', async (t) => {
   for (const price of ['0', '-1', '1.001', null]) {
     await t.rejects(create(price, '1.00'), { code: 'AU014' }, `starting_price ${price}`);
   }
-  for (const inc of ['0', '-0.01', '0.001', null]) {
+  for (const inc of ['0', '-0.01', '0.001']) {
     await t.rejects(create('10.00', inc), { code: 'AU014' }, `min_increment ${inc}`);
   }
   await t.rejects(create('10.00', '1.00', -1), { code: 'AU014', message: /end_time must be in the future/ });
@@ -163,9 +163,11 @@ t.test('trigger guards refuse direct writes that bypass place_bid', async (t) =>
   await t.rejects(sql`update auction.auctions set high_bidder_id = ${a.seller} where id = ${a.id}`, { code: 'AU004' },
     'high bidder without a bid');
   await t.rejects(sql`
-    update auction.auctions set seq = seq + 1, current_price = current_price + 5, high_bidder_id = ${u}
+    update auction.auctions set seq = seq + 1, current_price = current_price + 5, leader_max = current_price + 5,
+           high_bidder_id = ${u}
      where id = ${a.id}`, { code: 'AU004' }, 'a well-formed advance with no stored bid fails at commit');
-  await t.rejects(sql`update auction.auctions set seq = seq + 2, current_price = 100 where id = ${a.id}`, { code: 'AU004' });
+  await t.rejects(sql`update auction.auctions set seq = seq + 2, current_price = 100, leader_max = 100 where id = ${a.id}`, { code: 'AU004' },
+    'two seqs need two stored bids');
   await t.rejects(sql`
     update auction.auctions set item_id = (select id from auction.items where id <> ${a.itemId} limit 1)
      where id = ${a.id}`, { code: 'AU002' }, 'item_id never changes');

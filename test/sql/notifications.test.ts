@@ -82,7 +82,8 @@ t.test('one bid_placed per accepted bid, in seq order, with the full payload; no
       typeof n.amount !== 'string' || new Date(n.time as string).getTime() !== b.created_at.getTime();
   });
   t.same(mismatched, [], 'each payload carries auction_id, bid_id, user_id, amount (a string) and time of its bid');
-  t.same(Object.keys(placed[0]).sort(), ['amount', 'auction_id', 'bid_id', 'seq', 'time', 'type', 'user_id']);
+  t.same(Object.keys(placed[0]).sort(), ['amount', 'auction_id', 'bid_id', 'kind', 'reserve_met', 'seq', 'time', 'type', 'user_id']);
+  t.ok(placed.every((n) => n.kind === 'bid' && n.reserve_met === true), 'typed bids with no reserve');
 });
 
 t.test('a bid in a rolled-back transaction notifies nobody', async (t) => {
@@ -160,7 +161,7 @@ t.test('status changes notify the auction channel; the end also notifies seller 
   t.match(e, { type: 'auction_ended', winner_id: null, final_price: null });
   const sellerNotes = await h.waitFor(`user:${seller}`, 2);
   t.equal(sellerNotes[1].auction_id, empty.id, 'the seller hears a winnerless end too');
-  t.same(h.of(`user:${other}`), [], 'an outbid user hears nothing on their own channel');
+  t.same(h.of(`user:${other}`).map((n) => n.type), ['outbid'], 'an outbid user hears only that they were outbid, not the end');
 });
 
 t.test('a new auction notifies channel auctions', async (t) => {

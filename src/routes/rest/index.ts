@@ -4,9 +4,9 @@ import { AuthError, type Identity } from '../../auth/tokens.ts';
 import { toClientError } from '../../db/errors.ts';
 import { BadCursorError, bidsSince, createAuction, createItem, getAuction, listAuctions, snapshot, type Scheduler } from '../../domain/auctions.ts';
 import { OutcomeUnknownError } from '../../domain/bid-batcher.ts';
-import { acceptedView, rejectedView } from '../../domain/bids.ts';
+import { acceptedView, buyNow, rejectedView } from '../../domain/bids.ts';
 import { toJsonAmount } from '../../domain/money.ts';
-import { auctionId, createAuctionData, listAuctionsData, placeBidData } from '../../realtime/protocol.ts';
+import { auctionId, auctionInput, createAuctionData, listAuctionsData, placeBidData } from '../../realtime/protocol.ts';
 import { HttpError, invalid, send } from './errors.ts';
 
 // REST beside the socket: the same operations and JSON shapes (docs/protocol.md, /openapi.json).
@@ -65,7 +65,7 @@ export default async function restRoutes(app: FastifyInstance) {
     if (!(await getAuction(app.pg.sql, id))) throw new HttpError(404, 'auction_not_found', 'no such auction');
     const rows = await bidsSince(app.pg.sql, id, q.since_seq, q.limit);
     return {
-      bids: rows.map((b) => ({ bid_id: b.id, user_id: b.user_id, amount: toJsonAmount(b.amount), seq: b.seq, time: b.created_at.toISOString() })),
+      bids: rows.map((b) => ({ bid_id: b.id, user_id: b.user_id, amount: toJsonAmount(b.amount), seq: b.seq, kind: b.kind, time: b.created_at.toISOString() })),
       next_since_seq: rows.length === q.limit ? rows.at(-1)!.seq : null,
     };
   });
@@ -78,22 +78,28 @@ export default async function restRoutes(app: FastifyInstance) {
 
   app.post('/api/v1/auctions', async (req: FastifyRequest & { identity?: Identity }, reply) => {
     const d = parse(createAuctionData, req.body, 'body');
-    const a = await createAuction(app.pg.sql, {
-      creatorId: req.identity!.userId, itemId: d.item_id, item: d.item, startTime: d.start_time, endTime: d.end_time,
-      startingPrice: d.starting_price, minIncrement: d.min_increment,
-    }, scheduler());
+    const a = await createAuction(app.pg.sql, auctionInput(req.identity!.userId, d), scheduler());
     return reply.code(201).send(snapshot(a));
   });
 
   app.post('/api/v1/auctions/:id/bids', async (req: FastifyRequest & { identity?: Identity }, reply) => {
     const { id } = parse(idParams, req.params, 'path');
-    const { amount } = parse(placeBidData, req.body, 'body');
+    const { amount, max_amount } = parse(placeBidData, req.body, 'body');
     const header = req.headers['idempotency-key'];
     const key = header === undefined ? undefined : parse(idempotencyKey, header, 'Idempotency-Key header');
-    const r = await app.placeBid({ auctionId: id, userId: req.identity!.userId, amount, requestId: key });
+    const r = await app.placeBid({ auctionId: id, userId: req.identity!.userId, amount, maxAmount: max_amount, requestId: key });
     if (r.accepted) return reply.code(r.duplicate ? 200 : 201).send(acceptedView(r));
-    const status = r.reason === 'auction_not_found' ? 404 : r.reason === 'invalid_amount' || r.reason === 'invalid_request_id' ? 400 : 409;
+    const status = r.reason === 'auction_not_found' ? 404
+      : ['invalid_amount', 'invalid_max_amount', 'invalid_request_id'].includes(r.reason!) ? 400 : 409;
     const { message, data } = rejectedView(r);
     return send(reply, status, r.reason!, message, data);
+  });
+
+  app.post('/api/v1/auctions/:id/buy-now', async (req: FastifyRequest & { identity?: Identity }, reply) => {
+    const { id } = parse(idParams, req.params, 'path');
+    const header = req.headers['idempotency-key'];
+    const key = header === undefined ? undefined : parse(idempotencyKey, header, 'Idempotency-Key header');
+    const r = await buyNow(app.pg.sql, { auctionId: id, userId: req.identity!.userId, requestId: key });
+    return reply.code(r.duplicate ? 200 : 201).send({ ...acceptedView(r), bought: true });
   });
 }
