@@ -60,3 +60,33 @@ t.test('an extension before the end: the end job re-enqueues and the auction doe
   const jobs = await db.sql`select data->>'at' as at, state from pgboss.job where name = 'auction-end' and singleton_key = ${a.id} order by created_on`;
   t.same(jobs.map((j) => Date.parse(j.at)), [a.end_time.getTime(), ext.end_time.getTime()], 'the first end job found it extended and enqueued one for the new end_time');
 });
+
+t.test('soft close: bids in the last seconds push the end, and the end job follows to the last extension', async (t) => {
+  const db = await freshDb(t);
+  const { app } = await startApp(t, db.url);
+  const feed = await listenAuctions(t, db.url);
+  const seller = await makeUser(db.sql, 'seller');
+  const [alice, bob] = [await makeUser(db.sql, 'alice'), await makeUser(db.sql, 'bob')];
+  const a = await createScheduled(app, seller, -1, 1.5, { softCloseSeconds: 2 });
+  const unmet = await createScheduled(app, seller, -1, 1.5, { reservePrice: '100.00' });
+  await feed.listen(a.id);
+  await feed.listen(unmet.id);
+
+  const first = await bid(db.sql, a.id, alice, '11.00');
+  t.equal(first.end_time!.getTime(), a.end_time.getTime() + 2000, 'a bid 1.5 s before the end moves it 2 s later');
+  t.ok((await bid(db.sql, unmet.id, bob, '50.00')).accepted);
+  await new Promise((r) => setTimeout(r, Math.max(0, first.end_time!.getTime() - Date.now() - 1000)));
+  const second = await bid(db.sql, a.id, bob, '12.00');
+  t.ok(second.accepted, 'a bid in the new last seconds is accepted');
+  t.equal(second.end_time!.getTime(), first.end_time!.getTime() + 2000, 'and extends again');
+
+  await until(() => feed.ended(a.id).length > 0 && feed.ended(unmet.id).length > 0, 20_000, 'both auction_ended');
+  await new Promise((r) => setTimeout(r, 1000));
+  const e = feed.ended(a.id);
+  t.equal(e.length, 1, 'one auction_ended');
+  t.equal(Date.parse(e[0].end_time), second.end_time!.getTime(), 'at the last extended end_time');
+  t.ok(Date.parse(e[0].time) >= second.end_time!.getTime(), 'not before it');
+  t.equal(e[0].winner_id, bob);
+  t.same(feed.events.filter((x) => x.auction_id === a.id && x.type === 'auction_extended').length, 2, 'subscribers heard both extensions');
+  t.match(feed.ended(unmet.id)[0], { winner_id: null, final_price: '50.00', reserve_met: false }, 'reserve unmet: no winner');
+});

@@ -35,13 +35,14 @@ export async function until(pred: () => boolean | Promise<boolean>, ms: number, 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // The service's way in: the auction row and its jobs in one transaction, as src/domain/auctions.ts does.
-export async function createScheduled(app: FastifyInstance, seller: string, startsIn: number, endsIn: number) {
+export async function createScheduled(app: FastifyInstance, seller: string, startsIn: number, endsIn: number,
+  o: { softCloseSeconds?: number; reservePrice?: string } = {}) {
   return app.pg.sql.begin(async (tx) => {
     const [item] = await tx`select auction.create_item('lamp', '', ${seller}) as id`;
     const [a] = await tx<{ id: string; start_time: Date; end_time: Date }[]>`
       select * from auction.create_auction(${item.id}, ${seller},
         clock_timestamp() + make_interval(secs => ${startsIn}), clock_timestamp() + make_interval(secs => ${endsIn}),
-        '10.00', '1.00')`;
+        '10.00', '1.00', null, ${o.reservePrice ?? null}::numeric, null, ${o.softCloseSeconds ?? 0}::int)`;
     await app.scheduleAuction(tx, a);
     return a;
   }) as Promise<{ id: string; start_time: Date; end_time: Date }>;
