@@ -20,7 +20,12 @@ t.test('docs/admin.md: every ```sql block runs in one psql session without error
       from auction.auctions a left join auction.users u on u.id = a.winner_id order by a.created_at`;
   t.match(rows, [
     { status: 'ended', winner: 'Carol', current_price: '12.00', seq: 2 },
+    { status: 'active', current_price: '61.00', seq: 3 },
     { status: 'cancelled', cancel_reason: 'seller withdrew the item', winner_id: null },
   ]);
-  t.equal(rows.length, 2);
+  t.equal(rows.length, 3);
+  const watch = await sql`select b.bidder, b.amount, b.kind from auction.bid_history b
+    join auction.auctions a on a.id = b.auction_id where a.reserve_price is not null order by b.seq`;
+  t.same(watch.map((b) => [b.bidder, b.amount, b.kind]), [['Bob', '20.00', 'proxy'], ['Carol', '60.00', 'bid'], ['Bob', '61.00', 'proxy']],
+    "the proxy section: Bob's maximum answers Carol at once");
 });
