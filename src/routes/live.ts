@@ -14,11 +14,25 @@ type Asset = { body: string; type: string };
 export function buildClientModules(dir = clientDir): Map<string, Asset> {
   const out = new Map<string, Asset>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()) {
-    const js = stripTypeScriptTypes(readFileSync(dir + file, 'utf8'), { mode: 'strip' })
+    const js = quietly(() => stripTypeScriptTypes(readFileSync(dir + file, 'utf8'), { mode: 'strip' }))
       .replace(/(\bfrom\s*|\bimport\s*)(['"])(\.\.?\/[^'"]+)\.ts\2/g, '$1$2$3.js$2');
     out.set(file.replace(/\.ts$/, '.js'), { body: js, type: 'text/javascript; charset=utf-8' });
   }
   return out;
+}
+
+/** Runs `fn` without Node's one-time "stripTypeScriptTypes is an experimental feature" warning (Node 24). */
+function quietly<T>(fn: () => T): T {
+  const emit = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(warning).includes('stripTypeScriptTypes')) return;
+    (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return fn();
+  } finally {
+    process.emitWarning = emit;
+  }
 }
 
 const WEB_TYPES: Record<string, string> = {
@@ -49,7 +63,7 @@ function securityHeaders(req: FastifyRequest, reply: FastifyReply) {
 }
 
 export default async function liveRoutes(app: FastifyInstance) {
-  const modules = buildClientModules();
+  let modules: Map<string, Asset> | undefined; // built on the first request for them
   const web = webAssets();
   const send = (reply: FastifyReply, a: Asset | undefined) => (a ? reply.type(a.type).send(a.body)
     : reply.code(404).send({ error: { code: 'not_found', message: 'not found' } }));
@@ -57,6 +71,6 @@ export default async function liveRoutes(app: FastifyInstance) {
   app.addHook('onRequest', async (req, reply) => securityHeaders(req, reply));
   app.get('/live', async (_req, reply) => send(reply, web.get('index.html')));
   app.get('/live/', async (_req, reply) => reply.redirect('/live'));
-  app.get<{ Params: { file: string } }>('/live/client/:file', async (req, reply) => send(reply, modules.get(req.params.file)));
+  app.get<{ Params: { file: string } }>('/live/client/:file', async (req, reply) => send(reply, (modules ??= buildClientModules()).get(req.params.file)));
   app.get<{ Params: { file: string } }>('/live/:file', async (req, reply) => send(reply, req.params.file === 'index.html' ? undefined : web.get(req.params.file)));
 }
