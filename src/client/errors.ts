@@ -18,7 +18,7 @@ export class BidRejectedError extends AuctionError {
   readonly reason: string;
   readonly minNextBid: number | null;
   readonly currentPrice: number | null;
-  readonly amount: number | undefined;
+  readonly amount: number | null | undefined;
   constructor(data: BidRejectedData, message: string, requestId?: string) {
     super(data.reason, message, requestId);
     this.name = 'BidRejectedError';

@@ -30,6 +30,8 @@ export type AuctionSnapshot = {
   buy_now_price?: number | null;
   soft_close_seconds?: number;
   increments?: Increments;
+  /** why it ended: `time`, `buy_now` or `operator` */
+  end_reason?: string | null;
 };
 
 export type BidPlacedData = {
@@ -53,9 +55,13 @@ export type BidAcceptedData = {
   reserve_met?: boolean;
   /** a buy_now that bought the item */
   bought?: boolean;
+  /** the auction's end after this bid (a soft close may have moved it) */
+  end_time?: string;
 };
 
-export type BidRejectedData = { reason: string; amount?: number; current_price: number | null; min_next_bid: number | null };
+export type BidRejectedData = {
+  reason: string; amount?: number | null; max_amount?: number | null; current_price: number | null; min_next_bid: number | null;
+};
 
 export type AuctionStartedData = { status: AuctionStatus; end_time: string; time: string };
 export type AuctionExtendedData = { status?: AuctionStatus; end_time: string; previous_end_time?: string; time: string; reason?: string | null };
