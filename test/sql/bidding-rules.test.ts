@@ -268,3 +268,16 @@ t.test('buy-now: ends the auction at once; gone once bidding passes the reserve'
   t.match(await row(met.id), { buy_now_available: false, reserve_met: true }, 'once the reserve is met, buy-now is gone');
   await t.rejects(sql`select * from auction.buy_now(${met.id}, ${v})`, { code: 'AU015' });
 });
+
+t.test('copies of one request inside one batch: one bid, the copy reports it, a changed copy conflicts', async (t) => {
+  const a = await makeAuction(sql, { minIncrement: '1.00' });
+  const [u, v] = await Promise.all([makeUser(sql), makeUser(sql)]);
+  const rows = await sql`select * from auction.place_bids(
+    ${[a.id, a.id, a.id, a.id]}::uuid[], ${[u, u, u, v]}::uuid[], ${['10.00', '10.00', '11.00', '12.00']}::numeric[],
+    ${['r1', 'r1', 'r1', 'r1']}::text[]) order by ord`;
+  t.match(rows[0], { accepted: true, duplicate: false, seq: 1 });
+  t.match(rows[1], { accepted: true, duplicate: true, seq: 1, bid_id: rows[0].bid_id }, 'the copy reports the first');
+  t.match(rows[2], { accepted: false, reason: 'request_id_conflict', bid_id: rows[0].bid_id });
+  t.match(rows[3], { accepted: true, seq: 2 }, "request ids are per user: v's r1 is its own");
+  t.equal((await history(a.id)).length, 2);
+});
