@@ -181,6 +181,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
 
   /** Watches an auction; resolves with its snapshot. Later bids arrive as `bid_placed`, in seq order. */
   subscribe(auctionId: string): Promise<AuctionSnapshot> {
+    if (this._state === 'idle' || this._state === 'closed') return this.request('subscribe', auctionId, undefined, 'resend');
     if (!this.subs.has(auctionId)) this.subs.set(auctionId, { lastSeq: undefined, known: undefined, seen: new Set(), deferred: undefined });
     return this.request<AuctionSnapshot>('subscribe', auctionId, undefined, 'resend');
   }
@@ -460,7 +461,10 @@ export class AuctionClient extends Emitter<ClientEvents> {
     this.pending.delete(p.id);
     if (p.timer) clearTimeout(p.timer);
     if (m.type === 'error') {
-      if (p.type === 'subscribe' && m.auction_id && m.error?.code === 'auction_not_found') this.subs.delete(m.auction_id);
+      // a subscription refused before it ever started is not kept (nor resubscribed after a reconnect)
+      if (p.type === 'subscribe' && p.auctionId && (m.error?.code === 'auction_not_found' || this.subs.get(p.auctionId)?.lastSeq === undefined)) {
+        this.subs.delete(p.auctionId);
+      }
       p.reject(new AuctionError(m.error?.code ?? 'internal', m.error?.message ?? 'request failed', p.id));
       return;
     }

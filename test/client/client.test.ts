@@ -1,7 +1,7 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
 import { startInstance } from '../helpers/app.ts';
-import { AuctionError, BidRejectedError, RequestFailedError, type ClientEvents } from '../../src/client/index.ts';
+import { AuctionClient, AuctionError, BidRejectedError, RequestFailedError, type ClientEvents } from '../../src/client/index.ts';
 import { auctionInput, clientFor, tappedSocket, until } from './helpers.ts';
 
 const db = await freshDb(t);
@@ -104,4 +104,7 @@ t.test('requests before connect() reject; close() rejects what is unanswered and
   t.equal(c.state, 'closed');
   t.match(events, [{ willReconnect: false }]);
   await t.rejects(c.getAuction('00000000-0000-4000-8000-000000000000'), { code: 'connection_closed' });
+  const idle = new AuctionClient({ url: inst.ws });
+  await t.rejects(idle.subscribe('00000000-0000-4000-8000-000000000000'), { code: 'connection_closed', message: /connect\(\) first/ });
+  t.same(idle.subscriptions, [], 'not kept for a later connect');
 });
