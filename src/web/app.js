@@ -217,7 +217,8 @@ function onBidPlaced(e) {
   updateListEntry(e.auction_id, { current_price: d.amount, seq: d.seq });
   if (room?.id !== e.auction_id || !room.snap) return;
   const s = room.snap;
-  const wasMine = s.high_bidder_id === me;
+  // only a bid newer than what the room shows changes the lead (a replay after a reconnect is older)
+  const lostLead = d.seq > s.seq && s.high_bidder_id === me && d.user_id !== me;
   if (d.seq > s.seq) {
     Object.assign(s, { seq: d.seq, current_price: d.amount, high_bidder_id: d.user_id });
     if (d.reserve_met !== undefined) s.reserve_met = d.reserve_met;
@@ -226,7 +227,7 @@ function onBidPlaced(e) {
     if (s.buy_now_price != null && (!s.has_reserve || s.reserve_met || s.min_next_bid > s.buy_now_price)) s.buy_now_price = null;
   }
   addToFeed(d);
-  if (wasMine && d.user_id !== me) outbidNotice(e.auction_id, d.seq, d.amount);
+  if (lostLead) outbidNotice(e.auction_id, d.seq, d.amount);
   renderRoom();
 }
 
