@@ -44,6 +44,15 @@ async function openAs(t: Test, base: string, user: string): Promise<{ page: Page
   return { page, context, errors };
 }
 
+/** Waits until the element's text matches; on timeout the error says what the text was. */
+async function waitText(page: Page, selector: string, re: RegExp, ms = 10_000) {
+  try {
+    await page.waitForFunction(([sel, src]) => new RegExp(src as string).test(document.querySelector(sel)?.textContent ?? ''), [selector, re.source] as const, { timeout: ms });
+  } catch {
+    throw new Error(`${selector} never matched ${re}: it says ${JSON.stringify(await page.textContent(selector).catch(() => null))}`);
+  }
+}
+
 async function run() {
   const db = await freshDb(t);
   const inst = await startInstance(t, db.url);
@@ -119,11 +128,20 @@ async function run() {
     await bob.page.click('#bid-button');
     await bob.page.waitForFunction(() => /Rejected: bid must be at least 13.50/.test(document.querySelector('#bid-result')?.textContent ?? ''));
 
+    // bob's socket dies; alice bids while he is away; his page resumes by seq and shows the bid once
+    const { userId: bobId } = await tokenFor('page-bob');
+    for (const c of inst.app.connections) if (c.userId === bobId) c.terminate();
+    await bid(alice.page, '14.00');
+    await seesBid(bob.page, 4, '14.00');
+    await bob.page.locator('#conn[data-state="open"]').waitFor();
+    await waitText(bob.page, '#price', /^14.00$/);
+
     for (const p of [alice.page, bob.page]) {
-      t.same(await p.$$eval('#feed li', (lis) => lis.map((li) => Number((li as HTMLElement).dataset.seq))), [3, 2, 1], 'the feed, newest first');
-      await p.waitForFunction((i) => document.querySelector(`#auction-list [data-auction="${i}"] .price`)?.textContent === '12.50', id);
+      t.same(await p.$$eval('#feed li', (lis) => lis.map((li) => Number((li as HTMLElement).dataset.seq))), [4, 3, 2, 1], 'the feed, newest first, each bid once');
+      await p.waitForFunction((i) => document.querySelector(`#auction-list [data-auction="${i}"] .price`)?.textContent === '14.00', id);
     }
     t.same(alice.errors, [], 'no errors in alice\'s page');
     t.same(bob.errors, [], 'no errors in bob\'s page');
   });
+
 }
