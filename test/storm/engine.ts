@@ -113,7 +113,11 @@ export type StormResult = {
 };
 
 /** Runs the storm: every client bids `bidsPerClient` times; an unknown outcome is retried with the same request_id. */
-export async function runStorm(o: Options, duringStorm?: () => Promise<void>): Promise<StormResult> {
+/**
+ * Runs the storm; `duringStorm` injects faults and gets `decided(n)`, which resolves once n operations have an
+ * outcome, so a fault lands mid-storm however fast the machine is.
+ */
+export async function runStorm(o: Options, duringStorm?: (decided: (n: number) => Promise<void>) => Promise<void>): Promise<StormResult> {
   const clients: StormClient[] = [];
   for (let i = 0; i < o.clients; i++) {
     const { token, userId } = await mintToken({ secret: new TextEncoder().encode(o.secret), user: `storm-${i}-${randomUUID().slice(0, 6)}`, issuer: 'auction-service', audience: 'auction-service' });
@@ -123,7 +127,10 @@ export async function runStorm(o: Options, duringStorm?: () => Promise<void>): P
   await Promise.all(clients.map((c) => c.connect(o.endpoints)));
   const ops: Op[] = [];
   const started = Date.now();
-  const fault = duringStorm?.();
+  const decided = async (n: number) => {
+    while (ops.filter((op) => op.outcome !== 'sent').length < n) await new Promise((res) => setTimeout(res, 5));
+  };
+  const fault = duringStorm?.(decided);
   await Promise.all(clients.map(async (c) => {
     for (let k = 0; k < o.bidsPerClient; k++) {
       const auction = c.subs[k % c.subs.length];
