@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 // One registry per process; every module increments the metrics it owns from here.
+// The default metrics include the event-loop delay (nodejs_eventloop_lag_p99_seconds, ..._max_seconds, over the
+// time since the last scrape, sampled every 10 ms so never below 0.01): a fan-out that hogs the loop shows there.
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
@@ -21,6 +23,10 @@ export const metrics = {
   jobLag: new Histogram({
     name: 'auction_job_lag_seconds', help: 'how late a start/end job ran after its scheduled time',
     labelNames: ['kind'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
+  fanoutMessages: new Counter({
+    name: 'auction_fanout_messages_total', help: 'auction events serialized for this instance\'s subscribers (once per event, whatever their number)',
+    registers: [registry] }),
+  fanoutSends: new Counter({ name: 'auction_fanout_sends_total', help: 'auction events written to subscriber sockets', registers: [registry] }),
   wsMessages: new Counter({ name: 'auction_ws_messages_total', help: 'inbound WebSocket messages, by type', labelNames: ['type'] as const, registers: [registry] }),
   wsErrors: new Counter({ name: 'auction_ws_errors_total', help: 'error replies and closes, by code', labelNames: ['code'] as const, registers: [registry] }),
 };

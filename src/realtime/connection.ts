@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -6,18 +7,22 @@ import { createAuction, getAuction, listAuctions, snapshot, BadCursorError, type
 import { toJsonAmount } from '../domain/money.ts';
 import { toClientError } from '../db/errors.ts';
 import { OutcomeUnknownError } from '../domain/bid-batcher.ts';
-import { acceptedView, rejectedView } from '../domain/bids.ts';
+import { acceptedView, buyNow, rejectedView } from '../domain/bids.ts';
 import { withDeadline } from '../util/deadline.ts';
 import { metrics } from '../metrics.ts';
-import { CLIENT_TYPES, CLOSE, clientMessage, type ClientMessage } from './protocol.ts';
+import { CLIENT_TYPES, CLOSE, auctionInput, clientMessage, type ClientMessage } from './protocol.ts';
 import { message, type ServerMessage } from './messages.ts';
-import type { Feeds, Subscriber } from './feeds.ts';
+import type { Feeds, Outgoing, PersonalSubscriber } from './feeds.ts';
 
 type Deps = { app: FastifyInstance; feeds: Feeds };
 
-/** One socket: validates each frame, runs it, replies; also a Subscriber of every auction it watches. */
-export class Connection implements Subscriber {
-  readonly id = randomUUID();
+const settled = Promise.resolve();
+
+/**
+ * One socket: validates each frame, runs it, replies; also a Subscriber of every auction it watches.
+ * An idle socket costs little: the logger, its id and the user's own channel come with the first use.
+ */
+export class Connection implements PersonalSubscriber {
   readonly subscriptions = new Set<string>();
   alive = true;
   inFlight = 0;
@@ -26,16 +31,26 @@ export class Connection implements Subscriber {
   private strikes = 0;
   private closed = false;
   private ws: WebSocket;
+  /** the TCP socket under `ws`, written to directly with broadcast frames; undefined when an extension is negotiated */
+  private tcp: Socket | undefined;
   readonly userId: string;
   private deps: Deps;
-  readonly log: FastifyBaseLogger;
+  private logger: FastifyBaseLogger | undefined;
+  /** LISTEN on the user's own channel, started by the first frame: a socket that never speaks hears only what it subscribes to */
+  private personal: Promise<void> | undefined;
+  private unlistenPersonal: (() => Promise<void>) | undefined;
 
-  constructor(ws: WebSocket, userId: string, deps: Deps) {
+  constructor(ws: WebSocket, userId: string, deps: Deps, tcp?: Socket) {
     this.ws = ws;
     this.userId = userId;
     this.deps = deps;
     this.tokens = deps.app.config.WS_RATE_BURST;
-    this.log = deps.app.log.child({ conn: this.id, user: userId });
+    // ws frames nothing itself then: a broadcast frame written to the TCP socket cannot land inside another frame
+    this.tcp = ws.extensions === '' ? tcp : undefined;
+  }
+
+  get log(): FastifyBaseLogger {
+    return (this.logger ??= this.deps.app.log.child({ conn: randomUUID(), user: this.userId }));
   }
 
   /** true once this side closed or terminated the socket */
@@ -43,13 +58,17 @@ export class Connection implements Subscriber {
     return this.closed;
   }
 
-  send(text: string) {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > this.deps.app.config.WS_MAX_BUFFERED_BYTES) {
+  /** One socket's own message (a string), or a broadcast serialized once for all (the same frame bytes to each: one write). */
+  send(m: string | Outgoing) {
+    const ws = this.ws;
+    if (this.closed || ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > this.deps.app.config.WS_MAX_BUFFERED_BYTES) {
       this.close(CLOSE.slowConsumer, 'slow consumer: resubscribe with since_seq');
       return;
     }
-    this.ws.send(text);
+    if (typeof m === 'string') ws.send(m);
+    else if (this.tcp) this.tcp.write(m.frame);
+    else for (const text of m.texts) ws.send(text);
   }
 
   reply(m: Omit<ServerMessage, 'timestamp'>) {
@@ -79,10 +98,21 @@ export class Connection implements Subscriber {
 
   async cleanup() {
     this.closed = true;
+    void this.unlistenPersonal?.();
     const ids = [...this.subscriptions];
     this.subscriptions.clear();
     metrics.subscriptions.dec(ids.length);
     await Promise.all(ids.map((id) => this.deps.feeds.unsubscribe(id, this)));
+  }
+
+  private async listenPersonal() {
+    try {
+      const undo = await this.deps.feeds.listenUser(this.userId, this);
+      if (this.closed) void undo();
+      else this.unlistenPersonal = undo;
+    } catch (err) {
+      this.log.error({ err }, 'could not listen on the user channel');
+    }
   }
 
   private allow(): boolean {
@@ -98,11 +128,13 @@ export class Connection implements Subscriber {
     return false;
   }
 
-  private chain: Promise<void> = Promise.resolve();
+  private chain: Promise<void> = settled;
 
   /** Entry point for every frame: one socket's frames run in order; never throws (errors here would skip fastify's handler). */
   onFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
     this.inFlight++;
+    // the first frame waits for the LISTEN, so an outbid right after this socket's first bid is not missed
+    if (!this.personal) this.chain = this.personal = this.listenPersonal();
     const next = this.chain.then(() => this.process(raw, isBinary)).finally(() => { this.inFlight--; });
     this.chain = next;
     return next;
@@ -189,21 +221,24 @@ export class Connection implements Subscriber {
       }
 
       case 'place_bid': {
-        const r = await app.placeBid({ auctionId: m.auction_id, userId: this.userId, amount: m.data.amount, requestId: rid });
+        const r = await app.placeBid({ auctionId: m.auction_id, userId: this.userId, amount: m.data.amount, maxAmount: m.data.max_amount, requestId: rid });
         if (r.accepted) {
           return this.reply({ type: 'bid_accepted', auction_id: m.auction_id, request_id: rid, seq: r.seq!, data: acceptedView(r) });
         }
         const { message: text, data } = rejectedView(r);
         return this.reply({ type: 'bid_rejected', auction_id: m.auction_id, request_id: rid,
-          error: { code: r.reason!, message: text }, data: { ...data, amount: toJsonAmount(m.data.amount) } });
+          error: { code: r.reason!, message: text }, data: { ...data, amount: toJsonAmount(m.data.amount), max_amount: toJsonAmount(m.data.max_amount) } });
+      }
+
+      case 'buy_now': {
+        const r = await buyNow(app.pg.sql, { auctionId: m.auction_id, userId: this.userId, requestId: rid });
+        return this.reply({ type: 'bid_accepted', auction_id: m.auction_id, request_id: rid, seq: r.seq!, data: { ...acceptedView(r), bought: true } });
       }
 
       case 'create_auction': {
         const d = m.data;
-        const a = await createAuction(app.pg.sql, {
-          creatorId: this.userId, itemId: d.item_id, item: d.item, startTime: d.start_time, endTime: d.end_time,
-          startingPrice: d.starting_price, minIncrement: d.min_increment,
-        }, (app as unknown as { scheduleAuction?: Scheduler }).scheduleAuction);
+        const a = await createAuction(app.pg.sql, auctionInput(this.userId, d),
+          (app as unknown as { scheduleAuction?: Scheduler }).scheduleAuction);
         return this.reply({ type: 'auction_created', auction_id: a.id, request_id: rid, seq: a.seq, data: snapshot(a) });
       }
 

@@ -19,6 +19,7 @@ export class ListenHub {
   private closed = false;
   private reconnecting: Promise<void> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private pending: { channels: Set<string>; done: Promise<Error | undefined> } | undefined;
   private resyncHandlers = new Set<() => void>();
   backendPid: number | undefined;
 
@@ -67,9 +68,8 @@ export class ListenHub {
       this.channels.set(channel, set);
     }
     set.add(handler);
-    try {
-      await this.serial(() => this.sync(channel));
-    } catch (err) {
+    const err = await this.sync(channel);
+    if (err && !this.listening.has(channel)) {
       // the caller gets no undo, so take the handler back now
       set.delete(handler);
       if (set.size === 0 && this.channels.get(channel) === set) this.channels.delete(channel);
@@ -84,7 +84,7 @@ export class ListenHub {
       s.delete(handler);
       if (s.size === 0) {
         this.channels.delete(channel);
-        await this.serial(() => this.sync(channel));
+        await this.sync(channel); // a failed UNLISTEN only costs notifications nobody handles
       }
     };
   }
@@ -107,25 +107,52 @@ export class ListenHub {
     }
   }
 
-  // LISTEN/UNLISTEN one at a time so a quick unsubscribe/subscribe cannot reorder.
+  // One LISTEN query at a time (with connect), so a quick unsubscribe/subscribe cannot reorder.
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => {});
     return next;
   }
 
-  private async sync(channel: string) {
-    const want = this.channels.has(channel);
-    if (want === this.listening.has(channel)) return;
-    if (!this.up) return; // reconnect will LISTEN on everything wanted
-    try {
-      await this.timed(this.sql.unsafe(`${want ? 'listen' : 'unlisten'} ${quote(channel)}`), want ? 'LISTEN' : 'UNLISTEN');
-      if (want) this.listening.add(channel);
-      else this.listening.delete(channel);
-      metrics.listenChannels.set(this.listening.size);
-    } catch (err) {
-      if (want) throw err; // the caller's subscribe fails; a reconnect would LISTEN anyway
+  /**
+   * Brings the server's LISTEN state of `channel` in line with `channels`. Channels asked for while a query is in
+   * flight go together in the next one (10,000 sockets subscribing at once are a few round trips, not 10,000).
+   * Resolves to the error of a failed query, if any; the caller looks at `listening` for its own channel.
+   */
+  private sync(channel: string): Promise<Error | undefined> {
+    let batch = this.pending;
+    if (!batch) {
+      const channels = new Set<string>();
+      const next: { channels: Set<string>; done: Promise<Error | undefined> } = {
+        channels,
+        done: this.serial(async () => {
+          if (this.pending === next) this.pending = undefined; // later asks go in the next batch
+          return this.apply(channels);
+        }),
+      };
+      batch = this.pending = next;
     }
+    batch.channels.add(channel);
+    return batch.done;
+  }
+
+  private async apply(channels: Set<string>): Promise<Error | undefined> {
+    if (!this.up) return undefined; // reconnect will LISTEN on everything wanted
+    const todo = [...channels].filter((c) => this.channels.has(c) !== this.listening.has(c));
+    for (let i = 0; i < todo.length; i += 500) {
+      const part = todo.slice(i, i + 500).map((c) => [c, this.channels.has(c)] as const);
+      try {
+        await this.timed(this.sql.unsafe(part.map(([c, want]) => `${want ? 'listen' : 'unlisten'} ${quote(c)};`).join('\n')).simple(), 'LISTEN');
+      } catch (err) {
+        return err as Error;
+      }
+      for (const [c, want] of part) {
+        if (want) this.listening.add(c);
+        else this.listening.delete(c);
+      }
+      metrics.listenChannels.set(this.listening.size);
+    }
+    return undefined;
   }
 
   /** Bounds a query on the LISTEN client; one that does not answer gets the client replaced. */

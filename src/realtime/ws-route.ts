@@ -1,14 +1,15 @@
 import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
 import { AuthError, type Identity } from '../auth/tokens.ts';
 import { metrics } from '../metrics.ts';
 import { Connection } from './connection.ts';
 import { Feeds } from './feeds.ts';
 import { ListenHub } from './listen-hub.ts';
 import { CLOSE } from './protocol.ts';
-import type { StatusEvent } from './messages.ts';
-import { statusChanged } from './messages.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,7 +45,11 @@ export default fp(async (app: FastifyInstance) => {
     for (const conn of connections) conn.close(CLOSE.goingAway, 'server shutting down');
   };
   let heartbeat: NodeJS.Timeout | undefined;
-  await app.register(websocket, { options: { maxPayload: c.WS_MAX_FRAME_BYTES }, preClose: drainAndClose });
+  // No permessage-deflate (ws's default, stated): broadcasts write one shared frame straight to each TCP socket.
+  // No client tracking: `connections` is the list (ws would keep a Set entry and a listener per socket).
+  await app.register(websocket, {
+    options: { maxPayload: c.WS_MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false }, preClose: drainAndClose });
+  const deps = { app, feeds };
 
   // Drop peers that stop answering pings.
   heartbeat = setInterval(() => {
@@ -78,27 +83,36 @@ export default fp(async (app: FastifyInstance) => {
       }
     },
   }, (socket, req) => {
-    const conn = new Connection(socket, req.identity!.userId, { app, feeds });
+    const conn = new Connection(socket, req.identity!.userId, deps, req.raw.socket);
     connections.add(conn);
     metrics.connections.inc();
     // attach handlers synchronously so no early frame is missed
     socket.on('message', (raw, isBinary) => void conn.onFrame(raw, isBinary));
     socket.on('pong', () => { conn.alive = true; });
-    let unlistenUser: (() => Promise<void>) | undefined;
     socket.on('close', () => {
       connections.delete(conn);
       metrics.connections.dec();
       void conn.cleanup();
-      void unlistenUser?.();
     });
-    // The user's own channel: results of their auctions and wins even when not subscribed.
-    hub.subscribe(`user:${conn.userId}`, (payload) => {
-      const e = JSON.parse(payload) as StatusEvent;
-      if (!conn.subscriptions.has(e.auction_id)) conn.send(JSON.stringify(statusChanged(e)));
-    }).then((undo) => {
-      if (socket.readyState === socket.CLOSED || socket.readyState === socket.CLOSING) void undo();
-      else unlistenUser = undo;
-    }, (err) => conn.log.error({ err }, 'could not listen on the user channel'));
-    conn.log.debug('connected');
+    releaseUpgrade(socket, req, (err) => {
+      conn.log.error({ err }, 'socket error');
+      conn.terminate();
+    });
+    if (app.log.level === 'debug' || app.log.level === 'trace') conn.log.debug('connected');
   });
 }, { name: 'websocket-api', dependencies: ['database', 'auth'] });
+
+/**
+ * @fastify/websocket keeps the upgrade's request and reply for the socket's whole life: the ServerResponse it
+ * assigned to the TCP socket (fastify's listeners on it hold both) and an 'error' listener that closes over them.
+ * With the headers, the token in the URL and the read buffer they came in, that was about 5 KiB per idle socket.
+ * The response of a hijacked upgrade is never written, so detaching it changes nothing else. `onError` takes over
+ * from the plugin's default error handler (log, terminate).
+ */
+function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (err: Error) => void) {
+  const tcp = req.raw.socket as Socket & { _httpMessage?: ServerResponse | null };
+  const res = tcp._httpMessage;
+  if (res?.socket === tcp) res.detachSocket(tcp);
+  ws.removeAllListeners('error');
+  ws.on('error', onError);
+}

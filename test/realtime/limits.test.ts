@@ -28,7 +28,7 @@ t.test('a slow consumer is closed with 4008 and can resume by seq', async (t) =>
     await tx`set local session_replication_role = replica`;
     await tx`insert into auction.bids (auction_id, user_id, amount, seq)
              select ${id}, ${u}, g, g from generate_series(1, 30000) g`;
-    await tx`update auction.auctions set seq = 30000, current_price = 30000, high_bidder_id = ${u}, status = 'active',
+    await tx`update auction.auctions set seq = 30000, current_price = 30000, leader_max = 30000, high_bidder_id = ${u}, status = 'active',
              last_bid_at = clock_timestamp() where id = ${id}`;
   });
   const slow = await connectClient(t, inst, "slow");
