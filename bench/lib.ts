@@ -131,14 +131,41 @@ export async function childMain<P, R>(setup: (p: P) => Promise<{ info?: Record<s
     await go;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    const prof = await startProfile();
     const result = await run();
+    await prof?.stop();
     const runMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    if (result && typeof result === 'object') Object.assign(result, { cpuSeconds: (cpu.user + cpu.system) / 1e6, runMs });
+    if (result && typeof result === 'object') Object.assign(result, { cpuSeconds: (cpu.user + cpu.system) / 1e6, cpuSystemSeconds: cpu.system / 1e6, runMs });
     process.send!({ type: 'result', result }, () => process.exit(0));
   } catch (err) {
     process.send!({ type: 'failed', error: (err as Error).stack ?? String(err) }, () => process.exit(1));
   }
+}
+
+/**
+ * BENCH_PROFILE=<dir>: a V8 CPU profile of the measured part only (from 'go' to the result in load generators,
+ * between 'profile-start' and 'profile-stop' in an instance), written as <dir>/<script>-<pid>-<n>.cpuprofile.
+ * Summarize with `node bench/profile-summary.ts <dir>` or open in Chrome DevTools.
+ */
+let profiles = 0;
+export async function startProfile() {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      const name = process.argv[1].split('/').pop()!.replace(/\.ts$/, '');
+      writeFileSync(join(dir, `${name}-${process.pid}-${++profiles}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 export type Child<R> = {
@@ -178,6 +205,16 @@ export function openFileLimit(): number {
   return Number(line?.split(/\s+/)[3] ?? NaN);
 }
 
+/**
+ * Why RLIMIT_NOFILE stays where it is: raising a hard limit needs CAP_SYS_RESOURCE (bit 24 of the effective set),
+ * even for root; a container runtime often drops it. fs.nr_open is the ceiling for those who have it.
+ */
+export function nofileRefusal(): string {
+  const eff = readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s*([0-9a-f]+)/m)?.[1];
+  const has = eff !== undefined && (BigInt(`0x${eff}`) >> 24n) & 1n;
+  return has ? 'prlimit failed although CAP_SYS_RESOURCE is held (fs.nr_open?)' : `this process lacks CAP_SYS_RESOURCE (CapEff ${eff ?? 'unknown'}), so the hard limit cannot be raised, not even by root`;
+}
+
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 /** Forks bench/<file> with its params; raises its open-file limit (root may) for socket-heavy children. */
@@ -189,9 +226,9 @@ export function startChild<R>(file: string, params: Record<string, unknown>, opt
   });
   if (opts.nofile && proc.pid) {
     try {
-      execFileSync('prlimit', [`--pid=${proc.pid}`, `--nofile=${opts.nofile}:${opts.nofile}`]);
+      execFileSync('prlimit', [`--pid=${proc.pid}`, `--nofile=${opts.nofile}:${opts.nofile}`], { stdio: 'ignore' });
     } catch {
-      if (!warnedNofile) console.error(`# could not raise the open-file limit above ${openFileLimit()} (no CAP_SYS_RESOURCE?)`);
+      if (!warnedNofile) console.error(`# could not raise the open-file limit above ${openFileLimit()}: ${nofileRefusal()}`);
       warnedNofile = true;
     }
   }
@@ -199,12 +236,13 @@ export function startChild<R>(file: string, params: Record<string, unknown>, opt
   proc.on('error', (err) => { for (const l of listeners) l({ type: 'failed', error: `${file}: ${err.message}` }); });
   proc.on('message', (m: ChildMsg) => { for (const l of listeners) l(m); });
   const waitFor = (type: string) => new Promise<ChildMsg>((resolve, reject) => {
+    const exited = (code: number | null) => reject(new Error(`${file} exited (${code}) before '${type}'`));
     const l = (m: ChildMsg) => {
-      if (m.type === type) { listeners.delete(l); resolve(m); }
-      else if (m.type === 'failed') { listeners.delete(l); reject(new Error(`${file} failed: ${m.error}`)); }
+      if (m.type === type) { listeners.delete(l); proc.off('exit', exited); resolve(m); }
+      else if (m.type === 'failed') { listeners.delete(l); proc.off('exit', exited); reject(new Error(`${file} failed: ${m.error}`)); }
     };
     listeners.add(l);
-    proc.once('exit', (code) => reject(new Error(`${file} exited (${code}) before '${type}'`)));
+    proc.once('exit', exited);
   });
   const ready = waitFor('ready');
   const result = waitFor('result').then((m) => m.result as R);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { Hist, openFileLimit, sleep, startChild, type BidLoad, type BidResult, type Child, type ChildMsg } from './lib.ts';
+import { Hist, nofileRefusal, openFileLimit, sleep, startChild, type BidLoad, type BidResult, type Child, type ChildMsg, type HistJson } from './lib.ts';
 import type { WatchResult } from './watchers.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -20,10 +20,15 @@ const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Bool
 const root = fileURLToPath(new URL('../', import.meta.url));
 
 const S = QUICK
-  ? { rounds: 1, durationMs: 4_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [500, 1_000], fanoutRate: 20, fanoutMs: 5_000,
+  ? { rounds: 1, durationMs: 4_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [500, 1_000], fanoutRate: 20, fanoutTopRates: [20], fanoutMs: 5_000, fanoutDrainMs: 20_000,
       idleN: 2_000, channelsN: 1_000 }
-  : { rounds: 3, durationMs: 5_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [500, 1_000, 10_000], fanoutRate: 20, fanoutMs: 10_000,
+  : { rounds: 3, durationMs: 5_000, warmupMs: 1_000, spreadAuctions: 1_000, bidders: 64, fanoutN: [500, 1_000, 10_000], fanoutRate: 20, fanoutTopRates: [2, 5, 10, 20], fanoutMs: 10_000, fanoutDrainMs: 30_000,
       idleN: 20_000, channelsN: 10_000 };
+// BENCH_FANOUT_N=10000 (a comma list) and BENCH_IDLE_N=20000 override the sizes, e.g. to try 10k in a quick run;
+// BENCH_FANOUT_RATES=2,5,20 the bid rates tried in turn at the largest N (the others get fanoutRate).
+if (process.env.BENCH_FANOUT_N) S.fanoutN = process.env.BENCH_FANOUT_N.split(',').map(Number);
+if (process.env.BENCH_FANOUT_RATES) S.fanoutTopRates = process.env.BENCH_FANOUT_RATES.split(',').map(Number);
+if (process.env.BENCH_IDLE_N) S.idleN = Number(process.env.BENCH_IDLE_N);
 const POOL = 10; // DB_POOL_MAX default: the baseline uses as many connections as an instance's pool
 const BIDDER_PROCS = 2;
 // The bench drives 64 sockets far above a person's rate: lift the per-socket limits, keep everything else default.
@@ -75,7 +80,7 @@ function child<R>(file: string, params: Record<string, unknown>, opts: Parameter
   return c;
 }
 
-type Server = { url: string; child: Child<never>; stats: () => Promise<ChildMsg>; close: () => Promise<void> };
+type Server = { url: string; child: Child<never>; stats: () => Promise<ChildMsg>; profile: (on: boolean) => Promise<unknown>; close: () => Promise<void> };
 async function startServer(databaseUrl: string, env: Record<string, string> = {}, opts: { nofile?: number; gc?: boolean } = {}): Promise<Server> {
   const c = child<never>('server.ts', { databaseUrl, env: { ...BENCH_ENV, ...env } },
     { nofile: opts.nofile ?? 100_000, execArgv: opts.gc ? ['--expose-gc'] : [] });
@@ -84,6 +89,7 @@ async function startServer(databaseUrl: string, env: Record<string, string> = {}
     url: `ws://127.0.0.1:${ready.port}/ws`,
     child: c,
     stats: () => c.request({ type: 'stats' }, 'stats'),
+    profile: (on) => (process.env.BENCH_PROFILE ? c.request({ type: on ? 'profile-start' : 'profile-stop' }, on ? 'profiling' : 'profiled') : Promise.resolve()),
     close: async () => {
       await Promise.race([c.request({ type: 'close' }, 'closed').catch(() => {}), sleep(15_000)]);
       c.stop();
@@ -103,10 +109,12 @@ function mergeBids(rs: BidResult[], windowS = rs[0].windowMs / 1000) {
     p50: lat.pct(50), p99: lat.pct(99), max: lat.max, reasons,
   };
 }
-type BidRun = ReturnType<typeof mergeBids> & { label: string; batch?: number; dbMs?: number; serverCpu?: number; pgCpu: number; busy: number; loadCpu: number };
+type BidRun = ReturnType<typeof mergeBids> & { label: string; batch?: number; dbMs?: number; serverCpu?: number; pgCpu: number; busy: number; loadCpu: number;
+  loopP99?: number; loopMax?: number };
 
 /** One variant's run in one round: the load processes' results, CPU used meanwhile, the server's counters. */
-type Round = { results: BidResult[]; wallS: number; pgS: number; busy: number; total: number; srv?: Record<'batches' | 'batchedBids' | 'dbSeconds' | 'dbCalls' | 'cpuSeconds', number> };
+type Round = { results: BidResult[]; wallS: number; pgS: number; busy: number; total: number; srv?: Record<'batches' | 'batchedBids' | 'dbSeconds' | 'dbCalls' | 'cpuSeconds', number>;
+  loop?: { p99: number; max: number } };
 
 function combine(label: string, rounds: Round[]): BidRun {
   const all = rounds.flatMap((r) => r.results);
@@ -122,6 +130,9 @@ function combine(label: string, rounds: Round[]): BidRun {
     batch: hasSrv && srv('batches') > 0 ? srv('batchedBids') / srv('batches') : undefined,
     dbMs: hasSrv && srv('dbCalls') > 0 ? (srv('dbSeconds') / srv('dbCalls')) * 1000 : undefined,
     serverCpu: hasSrv ? srv('cpuSeconds') / wallS : undefined,
+    // event-loop delay of the instance: the worst round's p99, and the max
+    loopP99: rounds.some((r) => r.loop) ? Math.max(...rounds.map((r) => r.loop?.p99 ?? 0)) : undefined,
+    loopMax: rounds.some((r) => r.loop) ? Math.max(...rounds.map((r) => r.loop?.max ?? 0)) : undefined,
   };
 }
 
@@ -163,7 +174,8 @@ async function measured(start: () => void, results: () => Promise<BidResult[]>, 
   const after = await server?.stats();
   const srv = before && after ? Object.fromEntries((['batches', 'batchedBids', 'dbSeconds', 'dbCalls', 'cpuSeconds'] as const)
     .map((k) => [k, (after[k] as number) - (before[k] as number)])) as Round['srv'] : undefined;
-  return { results: rs, wallS, pgS: c1.pg - c0.pg, busy: c1.busy - c0.busy, total: c1.total - c0.total, srv };
+  const loop = after ? { p99: after.loopP99Ms as number, max: after.loopMaxMs as number } : undefined; // since `before`
+  return { results: rs, wallS, pgS: c1.pg - c0.pg, busy: c1.busy - c0.busy, total: c1.total - c0.total, srv, loop };
 }
 function cpuSince(a: ReturnType<typeof cpuSample>, wallS: number) {
   const b = cpuSample();
@@ -279,8 +291,9 @@ async function watchers(urls: string[], n: number, opts: { firstUser: number; au
   return { procs, connected, failed, firstError, setupS: (Date.now() - started) / 1000 };
 }
 
-type FanoutRow = { n: number; connected: number; failed: number; firstError?: string; setupS: number; sent: number; accepted: number;
-  deliveries: number; bidS: number; p50: number; p99: number; max: number; lost: number; busy: number; serverCpu: number; serverP99: string };
+type FanoutRow = { n: number; rate: number; connected: number; failed: number; firstError?: string; setupS: number; sent: number; accepted: number;
+  deliveries: number; expected: number; deliverS: number; bidS: number; p50: number; p99: number; max: number; lost: number; busy: number; serverCpu: number; serverP99: string;
+  serverSys: number; cpuPerDelivery: number; loadCpu: number; loop: string; bidP99: number };
 
 /** The bucket bound under which 99% of this instance's commit→broadcast lags fell (prom-client cumulative buckets). */
 function lagP99(before: ChildMsg, after: ChildMsg) {
@@ -293,39 +306,72 @@ function lagP99(before: ChildMsg, after: ChildMsg) {
   return hit[0] === Infinity ? '> 2.5 s' : `≤ ${hit[0] * 1000} ms`;
 }
 
-/** One auction, n subscribers over two instances, a bidder at a fixed rate on the first instance. */
-async function fanoutOnce(n: number): Promise<FanoutRow> {
+/** Percentile over the deliveries that came plus those that did not (counted as later than any that did). */
+function pctWithMissing(h: Hist, p: number, missing: number) {
+  const want = Math.ceil((p / 100) * (h.n + missing));
+  return want > h.n ? Infinity : h.pct((want / h.n) * 100);
+}
+
+/**
+ * One auction, n subscribers over two instances, and for each rate in turn a bidder at that rate on the first
+ * instance. After the bidder stops, each phase waits until every subscriber got every committed bid (or
+ * S.fanoutDrainMs passed), so a delivery that comes late is measured, not left out.
+ */
+async function fanoutOnce(n: number, rates: number[]): Promise<FanoutRow[]> {
   const db = await freshDb(1);
   const a = await startServer(db.url);
   const b = await startServer(db.url);
+  const rows: FanoutRow[] = [];
   try {
-    const w = await watchers([a.url, b.url], n, { firstUser: 0, auctions: db.ids, perSocket: 1, holdMs: S.fanoutMs + 90_000 });
-    const bidder = child<BidResult>('bidders.ts', {
-      urls: [a.url], rate: S.fanoutRate, hardLimitMs: S.fanoutMs + 90_000,
-      load: { auctions: db.ids, bidders: 1, firstBidder: 1000, durationMs: S.fanoutMs, warmupMs: 0, t0: Date.now() },
-    });
-    await bidder.ready;
+    const phaseMs = S.fanoutMs + S.fanoutDrainMs + 30_000;
+    const w = await watchers([a.url, b.url], n, { firstUser: 0, auctions: db.ids, perSocket: 1, holdMs: rates.length * phaseMs + 60_000 });
     for (const p of w.procs) p.go();
-    const [sa, sb] = [await a.stats(), await b.stats()];
-    const cpu0 = cpuSample();
-    const t0 = Date.now();
-    bidder.go();
-    const bids = await bidder.result;
-    const bidS = (Date.now() - t0) / 1000;
-    await sleep(3_000); // let the last deliveries arrive
-    const cpu = cpuSince(cpu0, (Date.now() - t0) / 1000);
-    const [ea, eb] = [await a.stats(), await b.stats()];
+    const t00 = Date.now(); // bid amounts keep rising from phase to phase
+    for (const rate of rates) {
+      const bidder = child<BidResult>('bidders.ts', {
+        urls: [a.url], rate, hardLimitMs: S.fanoutMs + 90_000,
+        load: { auctions: db.ids, bidders: 1, firstBidder: 1000, durationMs: S.fanoutMs, warmupMs: 0, t0: t00 },
+      });
+      await bidder.ready;
+      const [sa, sb] = [await a.stats(), await b.stats()];
+      await Promise.all([a.profile(true), b.profile(true)]);
+      const cpu0 = cpuSample();
+      const t0 = Date.now();
+      bidder.go();
+      const bids = await bidder.result;
+      const bidS = (Date.now() - t0) / 1000;
+      const expected = bids.accepted * w.connected;
+      const drainEnd = Date.now() + S.fanoutDrainMs;
+      for (let got = 0; got < expected && Date.now() < drainEnd; await sleep(200)) {
+        got = (await Promise.all(w.procs.map((p) => p.request({ type: 'count' }, 'count')))).reduce((s, m) => s + (m.deliveries as number), 0);
+      }
+      const deliverS = (Date.now() - t0) / 1000;
+      await Promise.all([a.profile(false), b.profile(false)]);
+      const cpu = cpuSince(cpu0, deliverS);
+      const [ea, eb] = [await a.stats(), await b.stats()];
+      const phases = await Promise.all(w.procs.map((p) => p.request({ type: 'phase' }, 'phase')));
+      const lat = Hist.from(phases.map((m) => m.latency as HistJson));
+      const deliveries = phases.reduce((s, m) => s + (m.deliveries as number), 0);
+      const missing = Math.max(0, expected - deliveries);
+      const d = (k: string) => ((ea[k] as number) - (sa[k] as number)) + ((eb[k] as number) - (sb[k] as number));
+      const wallS = (Date.now() - t0) / 1000;
+      rows.push({
+        n, rate, connected: w.connected, failed: w.failed, firstError: w.firstError, setupS: w.setupS,
+        sent: bids.accepted + bids.rejected + bids.errors + bids.unanswered, accepted: bids.accepted,
+        deliveries, expected, deliverS, bidS, p50: pctWithMissing(lat, 50, missing), p99: pctWithMissing(lat, 99, missing), max: missing ? Infinity : lat.max,
+        busy: cpu.busy, serverP99: `${lagP99(sa, ea)}, ${lagP99(sb, eb)}`,
+        serverCpu: d('cpuSeconds') / wallS, serverSys: d('cpuSystemSeconds') / wallS, cpuPerDelivery: d('cpuSeconds') / Math.max(1, deliveries),
+        loop: `${ms(ea.loopP99Ms as number)} / ${ms(ea.loopMaxMs as number)}, ${ms(eb.loopP99Ms as number)} / ${ms(eb.loopMaxMs as number)}`,
+        loadCpu: NaN, lost: 0, bidP99: Hist.from([bids.latency]).pct(99),
+      });
+    }
     for (const p of w.procs) p.proc.send({ type: 'stop' });
     const results = await Promise.all(w.procs.map((p) => p.result));
-    const lat = Hist.from(results.map((r) => r.latency));
-    const wallS = (Date.now() - t0) / 1000;
-    return {
-      n, connected: w.connected, failed: w.failed, firstError: w.firstError, setupS: w.setupS,
-      sent: bids.accepted + bids.rejected + bids.errors + bids.unanswered, accepted: bids.accepted,
-      deliveries: results.reduce((s, r) => s + r.deliveries, 0), bidS, p50: lat.pct(50), p99: lat.pct(99), max: lat.max,
-      lost: w.connected - results.reduce((s, r) => s + r.connected, 0), busy: cpu.busy, serverP99: `${lagP99(sa, ea)}, ${lagP99(sb, eb)}`,
-      serverCpu: (((ea.cpuSeconds as number) - (sa.cpuSeconds as number)) + ((eb.cpuSeconds as number) - (sb.cpuSeconds as number))) / wallS,
-    };
+    // the watchers' CPU over their whole run (all phases, drains included) and sockets closed before the end
+    const loadCpu = results.reduce((s, r) => s + (r.cpuSeconds ?? 0), 0) / (Math.max(...results.map((r) => r.runMs ?? 0)) / 1000);
+    const lost = w.connected - results.reduce((s, r) => s + r.connected, 0);
+    for (const r of rows) Object.assign(r, { loadCpu, lost });
+    return rows;
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
@@ -333,18 +379,29 @@ async function fanoutOnce(n: number): Promise<FanoutRow> {
 
 async function fanout() {
   const rows: FanoutRow[] = [];
-  for (const n of S.fanoutN) rows.push(await fanoutOnce(n));
-  report(`3. Fan-out: 1 auction, N subscribers over two instances, ${S.fanoutRate} bids/s offered for ${S.fanoutMs / 1000} s`, table(
-    ['subscribers (connected)', 'setup', 'bids sent / committed', 'deliveries (expected)', 'deliveries/s', 'commit→delivery p50', 'p99', 'max', 'sockets lost', 'commit→broadcast start p99 (server A, B)', 'CPU: both servers (machine busy)'],
-    rows.map((r) => [`${f0(r.n)} (${f0(r.connected)}${r.failed ? `; ${r.failed} failed: ${r.firstError}` : ''})`, `${r.setupS.toFixed(1)} s`, `${r.sent} / ${r.accepted}`,
-      `${f0(r.deliveries)} (${f0(r.accepted * r.connected)})`, f0(r.deliveries / r.bidS), ms(r.p50), ms(r.p99), ms(r.max), r.lost, r.serverP99, `${pc(r.serverCpu)} (${pc(r.busy)})`])) +
+  const top = Math.max(...S.fanoutN);
+  for (const n of S.fanoutN) rows.push(...await fanoutOnce(n, n === top ? S.fanoutTopRates : [S.fanoutRate]));
+  const late = (x: number) => (Number.isFinite(x) ? ms(x) : `> ${S.fanoutDrainMs / 1000} s`);
+  report(`3. Fan-out: 1 auction, N subscribers over two instances, a bidder at a fixed rate for ${S.fanoutMs / 1000} s`, table(
+    ['subscribers (connected)', 'bids/s offered', 'setup', 'bids sent / committed', 'bid round trip p99', 'deliveries (expected)', 'deliveries/s', 'commit→delivery p50', 'p99', 'max', 'sockets lost',
+      'commit→broadcast start p99 (server A, B)', 'event-loop delay p99 / max (A, B)', 'server CPU per delivery', 'CPU: both servers (kernel part) / watchers (machine busy)'],
+    rows.map((r) => [`${f0(r.n)} (${f0(r.connected)}${r.failed ? `; ${r.failed} failed: ${r.firstError}` : ''})`, r.rate, `${r.setupS.toFixed(1)} s`, `${r.sent} / ${r.accepted}`, ms(r.bidP99),
+      `${f0(r.deliveries)} (${f0(r.expected)})`, f0(r.deliveries / r.deliverS), late(r.p50), late(r.p99), late(r.max), r.lost, r.serverP99, r.loop,
+      `${f1(r.cpuPerDelivery * 1e6)} µs`, `${pc(r.serverCpu)} (${pc(r.serverSys)}) / ${pc(r.loadCpu)} (${pc(r.busy)})`])) +
     '\n\nLatency: the receiving client\'s clock minus `data.time` (the bid\'s `created_at`, stamped just before commit), same machine clock. ' +
-    'Deliveries/s: deliveries over the time from the first bid to the bidder\'s last reply. The load clients share the two cores with the instances and PostgreSQL.');
-  const top = rows.at(-1)!;
-  const ok = rows.filter((r) => r.p99 <= 100 && r.connected === r.n && r.deliveries >= r.accepted * r.connected);
+    `After the bidder stops, the run waits up to ${S.fanoutDrainMs / 1000} s for every subscriber to get every committed bid; one still missing then counts as later than that. ` +
+    'Bid round trip: the bidder\'s place_bid → bid_accepted on instance A (a fan-out that holds A\'s event loop delays the bids themselves, and so the commits the latency counts from). ' +
+    'Deliveries/s: deliveries over the time from the first bid to the last delivery. Server CPU per delivery: both instances\' CPU time (the bids included) over the deliveries. ' +
+    'Rows with the same N share their sockets. The watchers share the two cores with the instances and PostgreSQL.');
+  const at = rows.filter((r) => r.n === top);
+  const main = at.find((r) => r.rate === S.fanoutRate) ?? at.at(-1)!;
+  const ok = rows.filter((r) => r.p99 <= 100 && r.connected === r.n && r.deliveries >= r.expected);
+  const okTop = at.filter((r) => ok.includes(r));
   verdicts.push({ target: 'fan-out: p99 commit→delivery ≤ 100 ms at 10k subscribers',
-    measured: `p99 ${ms(top.p99)} at ${f0(top.connected)} subscribers; largest N within 100 ms: ${ok.length ? f0(ok.at(-1)!.n) : 'none tried'}`,
-    met: top.connected >= 10_000 ? top.p99 <= 100 : false });
+    measured: `p99 ${late(main.p99)} at ${f0(main.connected)} subscribers and ${main.rate} bids/s; largest N within 100 ms at ${S.fanoutRate} bids/s: ` +
+      `${ok.filter((r) => r.rate === S.fanoutRate).at(-1)?.n.toLocaleString('en-US') ?? 'none tried'}` +
+      (at.length > 1 ? `; at ${f0(top)}: ${okTop.length ? `up to ${Math.max(...okTop.map((r) => r.rate))} bids/s within 100 ms` : 'no rate tried within 100 ms'}` : ''),
+    met: main.connected >= 10_000 ? main.p99 <= 100 : false });
 }
 
 /** The limit a child gets after prlimit (equal to ours when raising is refused). */
@@ -371,6 +428,7 @@ async function idle() {
     const w = await watchers([srv.url], n0, { firstUser: 100_000, holdMs: 5_000, perProc: 5_000 });
     await sleep(2_000);
     const after = await srv.stats();
+    if (process.env.BENCH_PROFILE) console.log(`# heap snapshot: ${(await srv.child.request({ type: 'heap-snapshot' }, 'heap-snapshot')).file}`);
     for (const p of w.procs) p.go();
     const results = await Promise.all(w.procs.map((p) => p.result));
     const stillOpen = results.reduce((s, r) => s + r.connected, 0);
@@ -381,8 +439,9 @@ async function idle() {
       ['sockets held', 'setup', 'connects/s', 'RSS before', 'RSS after', 'RSS per socket', 'JS heap per socket', 'open after 5 s hold'],
       [[`${f0(n)} of ${f0(n0)}${w.failed ? ` (${w.failed} failed: ${w.firstError})` : ''}`, `${w.setupS.toFixed(1)} s`, f0(w.connected / w.setupS),
         `${f0((before.rss as number) / 2 ** 20)} MiB`, `${f0((after.rss as number) / 2 ** 20)} MiB`, `${f1(perSocket / 1024)} KiB`, `${f1(heapPer / 1024)} KiB`, f0(stillOpen)]]) +
-      (n0 < want ? `\n\nAsked for ${f0(want)}; the instance's open-file limit is ${limit} (hard limit; raising it needs CAP_SYS_RESOURCE, which this machine refuses), so ${f0(n0)} were tried.` : '') +
-      '\n\nEach socket is its own user (token verified, user row ensured, one `user:<id>` LISTEN channel), no auction subscription. RSS after a forced GC.');
+      (n0 < want ? `\n\nAsked for ${f0(want)}; the instance's open-file limit is ${limit} and stays there: ${nofileRefusal()}. So ${f0(n0)} were tried.` : '') +
+      '\n\nEach socket is its own user (token verified, user row ensured), no auction subscription, and it sends nothing: so no `user:<id>` LISTEN ' +
+      '(a socket LISTENs on its user\'s channel from its first message on). RSS after a forced GC.');
     verdicts.push({ target: '≥ 20k idle sockets per instance at ≤ 15 KB each', measured: `${f0(n)} sockets, ${f1(perSocket / 1024)} KiB RSS each`, met: n >= 20_000 && perSocket <= 15 * 1024 });
   } finally {
     await srv.close();
@@ -422,8 +481,8 @@ async function channels() {
   }
   const [few, many] = runs;
   report(`5. Many channels: one instance LISTENing on ${f0(many.feeds)} auction channels vs ${few.feeds}`, table(
-    ['run', 'subscribe setup', 'accepted bids/s', 'processed bids/s', 'p50', 'p99', 'mean batch', 'CPU: postgres / server / load (machine busy)', 'ratio (processed/s vs 10 watched)'],
-    runs.map((r) => [r.label, `${r.setupS.toFixed(1)} s`, f0(r.acceptedPerS), f0(r.processedPerS), ms(r.p50), ms(r.p99), f1(r.batch),
+    ['run', 'subscribe setup', 'accepted bids/s', 'processed bids/s', 'p50', 'p99', 'mean batch', 'event-loop delay p99 / max', 'CPU: postgres / server / load (machine busy)', 'ratio (processed/s vs 10 watched)'],
+    runs.map((r) => [r.label, `${r.setupS.toFixed(1)} s`, f0(r.acceptedPerS), f0(r.processedPerS), ms(r.p50), ms(r.p99), f1(r.batch), `${ms(r.loopP99 ?? NaN)} / ${ms(r.loopMax ?? NaN)}`,
       `${pc(r.pgCpu)} / ${pc(r.serverCpu ?? NaN)} / ${pc(r.loadCpu)} (${pc(r.busy)})`,
       `${(r.processedPerS / few.processedPerS).toFixed(2)}×`])) +
     '\n\nBoth runs: 64 bidders over the same 10 auctions (each watched by one socket); only the number of other watched auctions differs. Rounds alternate between the two instances.');

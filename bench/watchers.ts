@@ -17,11 +17,25 @@ type Params = {
   setupLimitMs: number;
   holdMs: number;
 };
-export type WatchResult = { connected: number; failed: number; firstError?: string; deliveries: number; latency: HistJson; closedEarly: number };
+export type WatchResult = { connected: number; failed: number; firstError?: string; deliveries: number; latency: HistJson; closedEarly: number;
+  cpuSeconds?: number; runMs?: number }; // the last two added by childMain
+
+// A bid_placed is timed without parsing the whole message: at 10,000 sockets the generators must not be what
+// falls behind. The server writes "type" first (messages.ts); "time" is the bid's commit time.
+const BID = Buffer.from('{"type":"bid_placed"');
+const TIME = Buffer.from('"time":"');
+function bidTime(raw: Buffer): number | undefined {
+  if (raw.length < BID.length || raw.compare(BID, 0, BID.length, 0, BID.length) !== 0) return undefined;
+  const at = raw.indexOf(TIME);
+  const from = at + TIME.length;
+  const t = at < 0 ? NaN : Date.parse(raw.toString('latin1', from, raw.indexOf(0x22, from)));
+  if (Number.isNaN(t)) throw new Error(`bid_placed without a readable time: ${raw.toString().slice(0, 300)}`);
+  return t;
+}
 
 await childMain<Params, WatchResult>(async (p) => {
   const secret = new TextEncoder().encode(BENCH_SECRET);
-  const latency = new Hist();
+  let latency = new Hist();
   let deliveries = 0;
   let failed = 0;
   let firstError: string | undefined;
@@ -46,14 +60,16 @@ await childMain<Params, WatchResult>(async (p) => {
     const subscribed = new Promise<void>((resolve, reject) => {
       if (waiting === 0) resolve();
       const timer = setTimeout(() => reject(new Error(`subscribe timed out (${waiting} of ${ids.length} left)`)), 60_000);
-      ws.on('message', (raw) => {
-        const text = raw.toString();
-        const m = JSON.parse(text) as { type: string; data?: { time?: string; subscribed?: boolean }; error?: { code: string } };
-        if (m.type === 'bid_placed') {
+      ws.on('message', (raw: Buffer) => {
+        const time = bidTime(raw);
+        if (time !== undefined) {
           if (!measuring) return;
           deliveries++;
-          latency.record(Date.now() - Date.parse(m.data!.time!));
-        } else if (m.type === 'auction_update' && m.data?.subscribed) {
+          latency.record(Date.now() - time);
+          return;
+        }
+        const m = JSON.parse(raw.toString()) as { type: string; data?: { time?: string; subscribed?: boolean }; error?: { code: string } };
+        if (m.type === 'auction_update' && m.data?.subscribed) {
           if (--waiting === 0) { clearTimeout(timer); resolve(); }
         } else if (m.type === 'error') {
           clearTimeout(timer);
@@ -84,7 +100,16 @@ await childMain<Params, WatchResult>(async (p) => {
     info: { connected: sockets.length, failed, firstError },
     run: async () => {
       measuring = true;
-      const stop = new Promise<void>((resolve) => process.on('message', (m: { type: string }) => { if (m.type === 'stop') resolve(); }));
+      // {type:'count'}: deliveries so far; {type:'phase'}: deliveries and latencies since the last phase, then start afresh
+      const stop = new Promise<void>((resolve) => process.on('message', (m: { type: string }) => {
+        if (m.type === 'stop') resolve();
+        else if (m.type === 'count') process.send!({ type: 'count', deliveries });
+        else if (m.type === 'phase') {
+          process.send!({ type: 'phase', deliveries, latency: latency.toJSON() });
+          deliveries = 0;
+          latency = new Hist();
+        }
+      }));
       await Promise.race([stop, sleep(p.holdMs)]);
       measuring = false;
       const connected = sockets.filter((ws) => ws.readyState === ws.OPEN).length;

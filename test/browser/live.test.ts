@@ -144,4 +144,54 @@ async function run() {
     t.same(bob.errors, [], 'no errors in bob\'s page');
   });
 
+  t.test('maximum bids, the reserve flag and buy now in the page', async (t) => {
+    const seller = await clientFor(t, inst.ws, 'page-seller2');
+    const snap = await seller.createAuction({ ...auctionInput({ endsIn: 600, startingPrice: 10, minIncrement: 1 }), reserve_price: 30, buy_now_price: 100 });
+    const id = snap.auction_id;
+    const [alice, bob] = await Promise.all([openAs(t, inst.http, 'page-alice2'), openAs(t, inst.http, 'page-bob2')]);
+    for (const { page } of [alice, bob]) {
+      await page.goto(`${inst.http}/live#auction=${id}`);
+      await page.waitForFunction(() => document.querySelector('#min-next')?.textContent === '10.00');
+      t.equal(await page.textContent('#reserve'), 'not met');
+      t.equal(await page.isVisible('#buy-now'), true);
+      t.equal(await page.textContent('#buy-now'), 'Buy now for 100.00');
+    }
+
+    // alice leaves a maximum of 40: her proxy bids up to the reserve at once, which both pages show met
+    await alice.page.fill('#max-amount', '40');
+    await alice.page.click('#max-button');
+    await waitText(alice.page, '#bid-result', /You lead at 30.00 \(your maximum: 40.00\)/);
+    for (const { page } of [alice, bob]) await waitText(page, '#reserve', /^met$/);
+    // bob's 35 is answered at once by her proxy
+    await bob.page.fill('#bid-amount', '35');
+    await bob.page.click('#bid-button');
+    await waitText(bob.page, '#bid-result', /another bidder's maximum is higher: now 36.00/);
+    await waitText(bob.page, '#feed li', /^36.00 .*auto/);
+    t.equal(await bob.page.textContent('#high-bidder'), `user ${(await tokenFor('page-alice2')).userId.slice(0, 8)}`);
+    t.equal(await alice.page.textContent('#high-bidder'), 'you');
+    // bob goes over her maximum: alice is told
+    await bob.page.fill('#bid-amount', '45');
+    await bob.page.click('#bid-button');
+    await waitText(bob.page, '#bid-result', /Bid accepted: 45.00/);
+    await waitText(alice.page, '#notice', /outbid/);
+    await waitText(alice.page, '#price', /^45.00$/);
+
+    for (const { page } of [alice, bob]) t.equal(await page.isVisible('#buy-now'), false, 'buy-now went with the reserve met');
+
+    // another auction: bob buys it; it ends in both pages and the button goes
+    const other = await seller.createAuction({ ...auctionInput({ endsIn: 600, startingPrice: 10, minIncrement: 1 }), buy_now_price: 100 });
+    for (const { page } of [alice, bob]) {
+      await page.goto(`${inst.http}/live#auction=${other.auction_id}`);
+      await waitText(page, '#buy-now', /^Buy now for 100.00$/);
+    }
+    await bob.page.click('#buy-now');
+    await waitText(bob.page, '#bid-result', /Bought for 100.00|You won at 100.00/); // the reply and auction_ended race
+    for (const { page } of [alice, bob]) {
+      await waitText(page, '#status', /^ended$/);
+      t.equal(await page.isVisible('#buy-now'), false);
+      t.equal(await page.isDisabled('#bid-button'), true);
+    }
+    t.match(await alice.page.textContent('#bid-result'), /Sold to user .* for 100.00/);
+    t.same([...alice.errors, ...bob.errors], []);
+  });
 }
