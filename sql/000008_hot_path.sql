@@ -6,6 +6,11 @@
 -- doing so as it grows: measured here, the commit-time check went from 11 us to 577 us per call. Every
 -- statement in these functions finds rows by a key that an index covers, so a sequential scan is never
 -- the right plan for them.
+--
+-- judge_bids and place_bids also keep their generic plans: statements over unnest() of array parameters
+-- otherwise get a fresh custom plan at every call, as the planner costs the generic plan (ten rows per
+-- unnest) above the custom one (the true count): measured, 1,408 single bids/s with one connection
+-- instead of 909.
 
 alter function auction.buy_now(uuid, uuid, text) set enable_seqscan = off;
 -- triggers: the commit-time checks and the bid notification
@@ -67,6 +72,7 @@ create function auction.judge_bids(
 language plpgsql
 set search_path = auction, pg_catalog
 set enable_seqscan = off
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   p_out      bid_outcome[] := w.outs;
@@ -315,6 +321,7 @@ create or replace function auction.place_bids(
 language plpgsql
 set search_path = auction, pg_catalog
 set enable_seqscan = off
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   n       int := coalesce(cardinality(p_auction_ids), 0);
