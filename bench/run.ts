@@ -179,12 +179,14 @@ function cpuSample() {
 }
 async function measured(start: () => void, results: () => Promise<BidResult[]>, server?: Server): Promise<Round> {
   const before = await server?.stats();
+  await server?.profile(true);
   const c0 = cpuSample();
   const t0 = performance.now();
   start();
   const rs = await results();
   const wallS = (performance.now() - t0) / 1000;
   const c1 = cpuSample();
+  await server?.profile(false);
   const after = await server?.stats();
   const srv = before && after ? Object.fromEntries((['batches', 'batchedBids', 'dbSeconds', 'dbCalls', 'cpuSeconds'] as const)
     .map((k) => [k, (after[k] as number) - (before[k] as number)])) as Round['srv'] : undefined;
