@@ -49,7 +49,8 @@ await childMain<Params, BidResult>(async (p) => {
         return true;
       };
       if (p.rate) {
-        // open loop, strictly rising amounts: every bid is accepted unless something is wrong
+        // open loop, amounts rising with the clock from load.t0 (so from one phase's process to the next, too):
+        // 1.00 a second over a floor of 100.00, every bid is accepted unless something is wrong
         const c = clients[0];
         const auctionId = load.auctions[0];
         const replies: Promise<void>[] = [];
@@ -57,7 +58,7 @@ await childMain<Params, BidResult>(async (p) => {
           const due = start + (k * 1000) / p.rate;
           const wait = due - performance.now();
           if (wait > 0) await sleep(wait);
-          replies.push(bid(c, auctionId, `${100 + k}.00`).then((answered) => { if (!answered) tally.unanswered++; }));
+          replies.push(bid(c, auctionId, amountAt(load.t0, 9_000)).then((answered) => { if (!answered) tally.unanswered++; }));
         }
         await Promise.all(replies);
       } else {
