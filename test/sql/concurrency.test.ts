@@ -141,3 +141,48 @@ t.test('one request_id sent on 10 connections at once is one bid; the copies get
   t.equal(n, 1, 'one row in bids');
   t.match(await bid(sql, a.id, u, '30.00', 'retry-me'), { accepted: false, reason: 'request_id_conflict', bid_id: firsts[0].bid_id });
 });
+
+t.test('in one batch, an auction that closed before the write keeps nothing while the others keep their bids', async (t) => {
+  // place_bids locks and judges auctions in id order, then writes them all with one guarded UPDATE: hold the
+  // later auction's lock past the earlier one's end_time, and only the earlier one's bids become 'ended'.
+  const closing = await makeAuction(sql, { startsIn: -10, endsIn: 2 });
+  let open = await makeAuction(sql, { startsIn: -10, endsIn: 3600 });
+  for (let i = 0; open.id < closing.id; i++) { // uuids order as their text does
+    if (i > 50) throw new Error('no auction id above the closing one');
+    open = await makeAuction(sql, { startsIn: -10, endsIn: 3600 });
+  }
+  const [u1, u2] = [await makeUser(sql), await makeUser(sql)];
+  const locker = connect(db.url, { max: 1 });
+  const bidder = connect(db.url, { max: 1 });
+  t.teardown(() => Promise.all([locker.close(), bidder.close()]));
+  const [{ pid }] = await bidder.sql`select pg_backend_pid() as pid`;
+
+  let rows: { ord: number; accepted: boolean; reason: string | null; seq: number | null; current_price: string }[] = [];
+  let pending: Promise<void> | undefined;
+  await locker.sql.begin(async (tx) => {
+    await tx`select 1 from auction.auctions where id = ${open.id} for update`;
+    const [{ end_time: end }] = await tx`select end_time from auction.auctions where id = ${closing.id}`;
+    pending = bidder.sql`select * from auction.place_bids(${[closing.id, open.id, closing.id]}::uuid[], ${[u1, u1, u2]}::uuid[],
+                           ${['10.00', '10.00', '11.00']}::numeric[], ${['c1', 'o1', 'c2']}::text[]) order by ord`
+      .then((r) => { rows = r as unknown as typeof rows; });
+    for (let i = 0; ; i++) {
+      const [w] = await sql`select wait_event_type from pg_stat_activity where pid = ${pid}`;
+      if (w?.wait_event_type === 'Lock') break;
+      if (i > 500) throw new Error('the batch never waited on the row lock');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    t.ok(new Date() < end, 'the earlier auction was judged before its end_time');
+    await tx`select pg_sleep_until(${end}::timestamptz + interval '10 milliseconds')`;
+  });
+  await pending;
+  t.match(rows, [
+    { ord: 1, accepted: false, reason: 'ended', seq: null, current_price: '10.00' },
+    { ord: 2, accepted: true, reason: null, seq: 1 },
+    { ord: 3, accepted: false, reason: 'ended', seq: null, current_price: '10.00' },
+  ]);
+  const state = await sql`select id, seq, high_bidder_id, last_bid_at is not null as bid from auction.auctions where id in (${closing.id}, ${open.id})`;
+  t.same(Object.fromEntries(state.map((s) => [s.id, [Number(s.seq), s.high_bidder_id, s.bid]])),
+    { [closing.id]: [0, null, false], [open.id]: [1, u1, true] }, 'only the open auction was written');
+  const [{ n }] = await sql`select count(*)::int as n from auction.bids where auction_id = ${closing.id}`;
+  t.equal(n, 0, 'no bid row for the closed auction');
+});
