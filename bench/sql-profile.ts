@@ -1,0 +1,81 @@
+// Where a bid's database time goes: bids sent straight to auction.place_bid / place_bids on a disposable
+// cluster with pg_stat_statements (nested statements) and function tracking, then the top statements and
+// functions by time. No service, no WebSocket: the database's own cost per bid, by statement.
+//
+//   node bench/sql-profile.ts [--batch=16] [--connections=2] [--bidders=64] [--auctions=1000] [--hot]
+//                             [--accept-all] [--seconds=5]
+//
+// --batch=1 calls place_bid (one bid per transaction); more calls place_bids with that many bids, each on a
+// random auction (or all on one with --hot). --accept-all makes every amount higher than the last (no
+// rejections). Timings are wall time inside PostgreSQL, so on a busy machine they include waiting for a CPU.
+import postgres from 'postgres';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEmbedded } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+
+const { values: o } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '16' }, connections: { type: 'string', default: '2' }, bidders: { type: 'string', default: '64' },
+    auctions: { type: 'string', default: '1000' }, hot: { type: 'boolean', default: false },
+    'accept-all': { type: 'boolean', default: false }, seconds: { type: 'string', default: '5' },
+  },
+});
+const BATCH = Number(o.batch);
+const dir = mkdtempSync(join(tmpdir(), 'auction-sql-profile-'));
+chmodSync(dir, 0o755); // initdb runs as the postgres user when we are root
+const cluster = await startEmbedded({ dir, persistent: false,
+  settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'track_functions=all'] });
+const sql = postgres(cluster.url(), { max: Number(o.connections), onnotice: () => {} });
+try {
+  await migrate(sql);
+  await sql`create extension pg_stat_statements`;
+  const seller = '00000000-0000-4000-8000-00000000beef';
+  await sql`select auction.ensure_user(${seller}, 'seller')`;
+  const ids = (await sql<{ id: string }[]>`
+    select (auction.create_auction(auction.create_item('item ' || g, '', ${seller}::uuid), ${seller}::uuid,
+            clock_timestamp() - interval '1 second', clock_timestamp() + interval '3 hours', 10.00, 0.01)).id
+      from generate_series(1, ${Number(o.auctions)}) g`).map((r) => r.id);
+  const users = Array.from({ length: Number(o.bidders) }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+  for (const u of users) await sql`select auction.ensure_user(${u}, 'bidder')`;
+  await sql`vacuum analyze`;
+
+  let cents = 1001;
+  const run = async (ms: number) => {
+    const t0 = Date.now();
+    const end = t0 + ms;
+    let n = 0;
+    await Promise.all(users.map(async (u) => {
+      while (Date.now() < end) {
+        const a = Array.from({ length: BATCH }, () => (o.hot ? ids[0] : ids[Math.floor(Math.random() * ids.length)]));
+        // accept-all: one rising counter; else amounts rise with the clock and concurrent bids collide
+        const amounts = a.map((_, k) => (o['accept-all'] ? cents++ / 100 : 10 + (Date.now() - t0) / 10 + k / 100).toFixed(2));
+        if (BATCH === 1) await sql`select * from auction.place_bid(${a[0]}, ${u}, ${amounts[0]}::numeric, ${randomUUID()})`;
+        else await sql`select * from auction.place_bids(${a}::uuid[], ${a.map(() => u)}::uuid[], ${amounts}::numeric[], ${a.map(() => randomUUID())}::text[])`;
+        n += BATCH;
+      }
+    }));
+    return n / ((Date.now() - t0) / 1000);
+  };
+  await run(1000); // warm-up: cached plans, a bid history
+  await sql`select pg_stat_statements_reset()`;
+  await sql`select pg_stat_reset()`;
+  const rate = await run(Number(o.seconds) * 1000);
+  const [{ accepted }] = await sql`select count(*)::int as accepted from auction.bids where created_at > now() - make_interval(secs => ${Number(o.seconds)})`;
+  console.log(`# ${rate.toFixed(0)} bids/s processed (batch ${BATCH}, ${o.connections} connections, ${users.length} bidders, ` +
+    `${o.hot ? 'one auction' : `${ids.length} auctions`}); bid rows written in the window: ${accepted}`);
+  console.table((await sql`
+    select calls, round(total_exec_time::numeric, 1) as total_ms, round((total_exec_time / calls * 1000)::numeric, 1) as us_per_call,
+           left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as statement
+      from pg_stat_statements where query not like '%pg_stat%' order by total_exec_time desc limit 15`).map((r) => ({ ...r })));
+  console.table((await sql`
+    select funcname as function, calls, round(self_time::numeric, 1) as self_ms, round((self_time / greatest(calls, 1) * 1000)::numeric, 1) as self_us_per_call
+      from pg_stat_user_functions where calls > 0 order by self_time desc limit 10`).map((r) => ({ ...r })));
+} finally {
+  await sql.end();
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
