@@ -22,37 +22,23 @@ alter function auction.bids_notify() set enable_seqscan = off;
 -- bid. A row's CHECK constraints are prepared once per statement (18 on auctions): measured here, a
 -- one-row UPDATE of an auction cost 85 us with them and 21 us without, so statements per batch, not per
 -- auction, decide the cost of a spread-out batch.
+-- One row per thing to write, so that judge_bids hands back a few arrays, not dozens: each assignment to a
+-- field of the batch's record copies that array.
+create type auction.auction_write as (
+  id uuid, old_seq bigint, old_price numeric, price numeric, leader uuid, mx numeric, seq bigint, end_time timestamptz);
+create type auction.bid_write as (
+  id uuid, auction_id uuid, user_id uuid, amount numeric, seq bigint, request_id text, max_amount numeric, kind text,
+  created_at timestamptz);
+create type auction.outbid_write as (
+  auction_id uuid, user_id uuid, seq bigint, price numeric, min_next numeric, at timestamptz);
+
 create type auction.bid_writes as (
-  outs          auction.bid_outcome[],  -- by ordinal in the batch
-  -- per auction whose state changes
-  a_ids         uuid[],
-  a_old_seqs    bigint[],
-  a_old_prices  numeric[],
-  a_prices      numeric[],
-  a_leaders     uuid[],
-  a_maxes       numeric[],
-  a_seqs        bigint[],
-  a_ends        timestamptz[],
-  -- per bid row to insert
-  b_auctions    uuid[],
-  b_ids         uuid[],
-  b_users       uuid[],
-  b_amounts     numeric[],
-  b_seqs        bigint[],
-  b_rids        text[],
-  b_maxes       numeric[],
-  b_kinds       text[],
-  b_times       timestamptz[],
-  -- accepted ordinals, turned into 'ended' when their auction's guard fails
-  acc_auctions  uuid[],
+  outs          auction.bid_outcome[],   -- by ordinal in the batch
+  auctions      auction.auction_write[], -- per auction whose state changes
+  bids          auction.bid_write[],     -- per bid row to insert
+  acc_auctions  uuid[],                  -- accepted ordinals, turned into 'ended' when their auction's guard fails
   acc_ords      int[],
-  -- outbid alerts
-  n_auctions    uuid[],
-  n_users       uuid[],
-  n_seqs        bigint[],
-  n_prices      numeric[],
-  n_next        numeric[],
-  n_times       timestamptz[]
+  alerts        auction.outbid_write[]
 );
 
 drop function auction.judge_bids(uuid, int[], uuid[], numeric[], text[], numeric[], auction.bid_outcome[]);
@@ -107,18 +93,9 @@ declare
   my_seq     bigint;
   my_amount  numeric;
   -- rows to insert
-  b_ids      uuid[] := '{}';
-  b_users    uuid[] := '{}';
-  b_amounts  numeric[] := '{}';
-  b_seqs     bigint[] := '{}';
-  b_rids     text[] := '{}';
-  b_maxes    numeric[] := '{}';
-  b_kinds    text[] := '{}';
+  b_rows     bid_write[];
   -- outbid alerts: user, seq, price, min next
-  n_users    uuid[] := '{}';
-  n_seqs     bigint[] := '{}';
-  n_prices   numeric[] := '{}';
-  n_next     numeric[] := '{}';
+  n_rows     outbid_write[];
   accepted_ords int[] := '{}';
   i          int;
 begin
@@ -207,8 +184,7 @@ begin
         r.accepted := true; r.is_leading := true;
         if a.reserve_price is not null and s_price < a.reserve_price and mx >= a.reserve_price then
           s_seq := s_seq + 1; s_price := a.reserve_price; my_id := gen_random_uuid();
-          b_ids := b_ids || my_id; b_users := b_users || u; b_amounts := b_amounts || s_price;
-          b_seqs := b_seqs || s_seq; b_rids := b_rids || rid; b_maxes := b_maxes || mx; b_kinds := b_kinds || 'proxy'::text;
+          b_rows := b_rows || row(my_id, a.id, u, s_price, s_seq, rid, mx, 'proxy', v_now)::bid_write;
           r.bid_id := my_id; r.seq := s_seq; r.amount := s_price;
         else
           r.seq := s_seq; r.amount := s_price;
@@ -226,9 +202,7 @@ begin
         -- the challenger takes the lead; a proxy leader's maximum is shown as their last bid
         if s_seq > 0 and s_max > s_price then
           s_seq := s_seq + 1;
-          b_ids := b_ids || gen_random_uuid(); b_users := b_users || s_leader; b_amounts := b_amounts || s_max;
-          b_seqs := b_seqs || s_seq; b_rids := b_rids || null::text; b_maxes := b_maxes || null::numeric;
-          b_kinds := b_kinds || 'proxy'::text;
+          b_rows := b_rows || row(gen_random_uuid(), a.id, s_leader, s_max, s_seq, null, null, 'proxy', v_now)::bid_write;
           price := greatest(price, least(top, s_max + step_at(s_max, a.min_increment, t_below, t_step)));
         end if;
         s_leader := u; s_max := top;
@@ -242,9 +216,8 @@ begin
         price := top;
       end if;
       s_seq := s_seq + 1; my_id := gen_random_uuid(); my_seq := s_seq; my_amount := price;
-      b_ids := b_ids || my_id; b_users := b_users || u; b_amounts := b_amounts || price;
-      b_seqs := b_seqs || s_seq; b_rids := b_rids || rid; b_maxes := b_maxes || mx;
-      b_kinds := b_kinds || (case when amt is not null and price = amt then 'bid' else 'proxy' end);
+      b_rows := b_rows || row(my_id, a.id, u, price, s_seq, rid, mx,
+                              case when amt is not null and price = amt then 'bid' else 'proxy' end, v_now)::bid_write;
       s_price := price;
       if u <> s_leader then
         price := least(s_max, top + step_at(top, a.min_increment, t_below, t_step));
@@ -252,9 +225,7 @@ begin
           price := a.reserve_price;
         end if;
         s_seq := s_seq + 1;
-        b_ids := b_ids || gen_random_uuid(); b_users := b_users || s_leader; b_amounts := b_amounts || price;
-        b_seqs := b_seqs || s_seq; b_rids := b_rids || null::text; b_maxes := b_maxes || null::numeric;
-        b_kinds := b_kinds || 'proxy'::text;
+        b_rows := b_rows || row(gen_random_uuid(), a.id, s_leader, price, s_seq, null, null, 'proxy', v_now)::bid_write;
         s_price := price;
       end if;
       if a.soft_close_seconds > 0 and s_end - v_now < make_interval(secs => a.soft_close_seconds) then
@@ -263,8 +234,8 @@ begin
       r.accepted := true; r.bid_id := my_id; r.seq := my_seq; r.amount := my_amount;
       r.is_leading := u = s_leader;
       if prev_leader is not null and prev_leader <> s_leader then
-        n_users := n_users || prev_leader; n_seqs := n_seqs || s_seq; n_prices := n_prices || s_price;
-        n_next := n_next || (s_price + step_at(s_price, a.min_increment, t_below, t_step));
+        n_rows := n_rows || row(a.id, prev_leader, s_seq, s_price,
+                                s_price + step_at(s_price, a.min_increment, t_below, t_step), v_now)::outbid_write;
       end if;
     end if;
 
@@ -287,20 +258,11 @@ begin
   if a.id is null or (s_seq = a.seq and s_max is not distinct from a.leader_max) then
     return;  -- nothing accepted
   end if;
-  w.a_ids := w.a_ids || a.id; w.a_old_seqs := w.a_old_seqs || a.seq; w.a_old_prices := w.a_old_prices || a.current_price;
-  w.a_prices := w.a_prices || s_price; w.a_leaders := w.a_leaders || s_leader; w.a_maxes := w.a_maxes || s_max;
-  w.a_seqs := w.a_seqs || s_seq; w.a_ends := w.a_ends || s_end;
-  k := coalesce(cardinality(b_ids), 0);
-  w.b_auctions := w.b_auctions || array_fill(a.id, array[k]); w.b_ids := w.b_ids || b_ids;
-  w.b_users := w.b_users || b_users; w.b_amounts := w.b_amounts || b_amounts; w.b_seqs := w.b_seqs || b_seqs;
-  w.b_rids := w.b_rids || b_rids; w.b_maxes := w.b_maxes || b_maxes; w.b_kinds := w.b_kinds || b_kinds;
-  w.b_times := w.b_times || array_fill(v_now, array[k]);
+  w.auctions := w.auctions || row(a.id, a.seq, a.current_price, s_price, s_leader, s_max, s_seq, s_end)::auction_write;
+  w.bids := w.bids || b_rows;
   w.acc_auctions := w.acc_auctions || array_fill(a.id, array[coalesce(cardinality(accepted_ords), 0)]);
   w.acc_ords := w.acc_ords || accepted_ords;
-  k := coalesce(cardinality(n_users), 0);
-  w.n_auctions := w.n_auctions || array_fill(a.id, array[k]); w.n_users := w.n_users || n_users;
-  w.n_seqs := w.n_seqs || n_seqs; w.n_prices := w.n_prices || n_prices; w.n_next := w.n_next || n_next;
-  w.n_times := w.n_times || array_fill(v_now, array[k]);
+  w.alerts := w.alerts || n_rows;
 end;
 $$;
 
@@ -344,16 +306,15 @@ begin
                     coalesce(p_max_amounts, array_fill(null::numeric, array[greatest(n, 1)])), w);
   end loop;
 
-  if cardinality(w.a_ids) > 0 then
+  if cardinality(w.auctions) > 0 then
     -- The guard, for every auction at once: still open now that the bids are judged, at the seq read
     -- under the lock (the BEFORE UPDATE trigger checks the clock once more, and skips a late row).
     with done as (
       update auctions a
-         set current_price = u.price, high_bidder_id = u.leader, leader_max = u.mx, seq = u.new_seq,
-             end_time = u.new_end, status = 'active', updated_at = clock_timestamp(),
-             last_bid_at = case when u.new_seq > u.old_seq then clock_timestamp() else a.last_bid_at end
-        from unnest(w.a_ids, w.a_old_seqs, w.a_prices, w.a_leaders, w.a_maxes, w.a_seqs, w.a_ends)
-               as u(id, old_seq, price, leader, mx, new_seq, new_end)
+         set current_price = u.price, high_bidder_id = u.leader, leader_max = u.mx, seq = u.seq,
+             end_time = u.end_time, status = 'active', updated_at = clock_timestamp(),
+             last_bid_at = case when u.seq > u.old_seq then clock_timestamp() else a.last_bid_at end
+        from unnest(w.auctions) as u
        where a.id = u.id
          and a.seq = u.old_seq
          and a.status in ('pending', 'active')
@@ -367,25 +328,23 @@ begin
       if not (w.acc_auctions[i] = any(passed)) then
         r := w.outs[w.acc_ords[i]];
         r.accepted := false; r.reason := 'ended'; r.bid_id := null; r.seq := null; r.amount := null;
-        r.current_price := w.a_old_prices[array_position(w.a_ids, w.acc_auctions[i])];
+        r.current_price := (select u.old_price from unnest(w.auctions) u where u.id = w.acc_auctions[i]);
         r.is_leading := false; r.created_at := null;
         w.outs[w.acc_ords[i]] := r;
       end if;
     end loop;
 
     insert into bids (id, auction_id, user_id, amount, seq, request_id, max_amount, kind, created_at, updated_at)
-    select x.id, x.aid, x.u, x.amount, x.seq, x.rid, x.mx, x.kind, x.at, x.at
-      from unnest(w.b_auctions, w.b_ids, w.b_users, w.b_amounts, w.b_seqs, w.b_rids, w.b_maxes, w.b_kinds, w.b_times)
-             with ordinality as x(aid, id, u, amount, seq, rid, mx, kind, at, k)
-     where x.aid = any(passed)
-     order by x.k;
+    select x.id, x.auction_id, x.user_id, x.amount, x.seq, x.request_id, x.max_amount, x.kind, x.created_at, x.created_at
+      from unnest(w.bids) with ordinality as x
+     where x.auction_id = any(passed)
+     order by x.ordinality;
 
-    perform notify_outbid(x.u, a, x.seq, x.price, x.nxt, x.at)
-       from unnest(w.n_auctions, w.n_users, w.n_seqs, w.n_prices, w.n_next, w.n_times)
-              with ordinality as x(aid, u, seq, price, nxt, at, k)
-       join auctions a on a.id = x.aid
-      where x.aid = any(passed)
-      order by x.k;
+    perform notify_outbid(x.user_id, a, x.seq, x.price, x.min_next, x.at)
+       from unnest(w.alerts) with ordinality as x
+       join auctions a on a.id = x.auction_id
+      where x.auction_id = any(passed)
+      order by x.ordinality;
   end if;
 
   for i in 1 .. n loop
