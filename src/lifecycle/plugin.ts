@@ -7,6 +7,22 @@ import {
 } from './jobs.ts';
 import { BOSS_SCHEMA, sweep } from './sweep.ts';
 
+// the server ends connections: admin_shutdown, crash_shutdown, cannot_connect_now
+const ADMIN_SHUTDOWN = new Set(['57P01', '57P02', '57P03']);
+
+/**
+ * How a pg-boss 'error' event is logged. pg-boss hangs its pg client on some errors (kilobytes of JSON):
+ * the log gets the message, code and stack only. While this instance closes, the database going away
+ * too (an embedded one gets the same Ctrl-C) is expected: info, not error.
+ */
+export function bossErrorLog(err: unknown, closing: boolean) {
+  const { message, code, stack } = (err ?? {}) as Error & { code?: string };
+  if (closing && ADMIN_SHUTDOWN.has(code ?? '')) {
+    return { level: 'info' as const, fields: { code }, msg: 'pg-boss: the database is shutting down too' };
+  }
+  return { level: 'error' as const, fields: { err: { message, code, stack } }, msg: 'pg-boss error' };
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Enqueues the auction's start and end jobs inside the caller's transaction `tx`. */
@@ -44,7 +60,11 @@ export default fp(async (app, opts: LifecycleOptions) => {
     instanceName: cfg.INSTANCE_ID,
   });
   let up = false;
-  boss.on('error', (err) => app.log.error({ err }, 'pg-boss error'));
+  let closing = false;
+  boss.on('error', (err) => {
+    const { level, fields, msg } = bossErrorLog(err, closing);
+    app.log[level](fields, msg);
+  });
   await boss.start();
   up = true;
   try {
@@ -66,7 +86,6 @@ export default fp(async (app, opts: LifecycleOptions) => {
   }
 
   let sweeping: Promise<unknown> = Promise.resolve();
-  let closing = false;
   const runSweep = (horizonSeconds?: number) => {
     sweeping = sweeping.then(() => closing ? undefined : sweep(boss, sql, { horizonSeconds }))
       .then((r) => {

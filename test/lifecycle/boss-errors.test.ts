@@ -1,0 +1,20 @@
+import t from 'tap';
+import { bossErrorLog } from '../../src/lifecycle/plugin.ts';
+
+// pg-boss emits node-postgres errors with the client attached: the log must not carry it.
+const withClient = (code: string) => Object.assign(new Error('terminating connection due to administrator command'), {
+  code, client: { connectionParameters: { password: 'secret' }, _types: { builtins: { BOOL: 16 } } } });
+
+t.test('a pg-boss error is logged as message, code and stack, never its client', async (t) => {
+  const log = bossErrorLog(withClient('57P01'), false);
+  t.equal(log.level, 'error');
+  t.same(Object.keys(log.fields.err!), ['message', 'code', 'stack']);
+  t.equal(log.fields.err!.code, '57P01');
+  t.notMatch(JSON.stringify(log), /secret|builtins/);
+});
+
+t.test('while closing, the database ending our connections is expected: info', async (t) => {
+  for (const code of ['57P01', '57P02', '57P03']) t.match(bossErrorLog(withClient(code), true), { level: 'info', fields: { code } });
+  t.match(bossErrorLog(withClient('53300'), true), { level: 'error' }, 'other errors stay errors while closing');
+  t.match(bossErrorLog('not an error', false), { level: 'error', fields: { err: {} } }, 'a thrown non-Error does not throw here');
+});
