@@ -12,13 +12,14 @@ const ADMIN_SHUTDOWN = new Set(['57P01', '57P02', '57P03']);
 
 /**
  * How a pg-boss 'error' event is logged. pg-boss hangs its pg client on some errors (kilobytes of JSON):
- * the log gets the message, code and stack only. While this instance closes, the database going away
- * too (an embedded one gets the same Ctrl-C) is expected: info, not error.
+ * the log gets the message, code and stack only. The server ending our connections is a warning (pg-boss
+ * reconnects), and expected while this instance closes: an embedded database gets the same Ctrl-C and is
+ * often first.
  */
 export function bossErrorLog(err: unknown, closing: boolean) {
   const { message, code, stack } = (err ?? {}) as Error & { code?: string };
-  if (closing && ADMIN_SHUTDOWN.has(code ?? '')) {
-    return { level: 'info' as const, fields: { code }, msg: 'pg-boss: the database is shutting down too' };
+  if (ADMIN_SHUTDOWN.has(code ?? '')) {
+    return { level: closing ? 'info' as const : 'warn' as const, fields: { code, message }, msg: 'pg-boss: the database closed a connection' };
   }
   return { level: 'error' as const, fields: { err: { message, code, stack } }, msg: 'pg-boss error' };
 }
@@ -117,6 +118,8 @@ export default fp(async (app, opts: LifecycleOptions) => {
 
   app.readinessChecks.set('jobs', () => up && !closing);
 
+  // from the first close step: an embedded database gets the same Ctrl-C and may drop us before onClose
+  app.addHook('preClose', async () => { closing = true; });
   app.addHook('onClose', async () => {
     closing = true;
     if (timer) clearInterval(timer);
