@@ -71,6 +71,11 @@ export class Connection implements PersonalSubscriber {
     else for (const text of m.texts) ws.send(text);
   }
 
+  /** A subscription broke after its snapshot was sent: closing makes the client resume every subscription by seq. */
+  resubscribe(reason: string) {
+    this.close(CLOSE.tryAgain, `${reason}: reconnect and resubscribe with since_seq`);
+  }
+
   reply(m: Omit<ServerMessage, 'timestamp'>) {
     this.send(JSON.stringify(message(m)));
   }

@@ -2,6 +2,7 @@ import type { Sql } from 'postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import { bidsSince, getAuction, snapshot, type AuctionRow, type BidRow } from '../domain/auctions.ts';
 import { metrics } from '../metrics.ts';
+import { withDeadline } from '../util/deadline.ts';
 import type { ListenHub } from './listen-hub.ts';
 import { bidPlaced, message, personalMessage, statusChanged, type AuctionEvent, type BidEvent, type PersonalEvent, type ServerMessage } from './messages.ts';
 
@@ -54,12 +55,23 @@ export function textFrame(text: string): Buffer {
 export interface Subscriber {
   /** a string is one socket's own message; an Outgoing is shared by every subscriber of a broadcast */
   send(m: string | Outgoing): void;
+  /** the subscription failed after its snapshot went out: the peer believes it is subscribed and must start over */
+  resubscribe?(reason: string): void;
 }
 
 /** A socket that hears its user's own channel. */
 export interface PersonalSubscriber extends Subscriber {
   readonly subscriptions: ReadonlySet<string>;
 }
+
+/**
+ * A feed's steps run one after another, so a read that never settles (postgres.js after a connection reset)
+ * would stall the auction for every socket of this instance: bound it. The step fails; a later step retries.
+ */
+const READ_DEADLINE_MS = 5_000;
+const bounded = <T>(read: Promise<T>, what: string) => withDeadline(read, READ_DEADLINE_MS, () => {
+  throw new Error(`feed: ${what} took over ${READ_DEADLINE_MS} ms`);
+});
 
 /** Sockets written to between two turns of the event loop: a broadcast to 10,000 must not hold it for 100 ms. */
 const SLICE = 256;
@@ -129,7 +141,7 @@ class AuctionFeed {
   /** Calls `fn` for each stored bid with after < seq <= upTo, in seq order, a page at a time. */
   async eachBid(after: number, upTo: number, fn: (r: BidRow) => void | Promise<void>) {
     while (after < upTo) {
-      const rows = await bidsSince(this.sql, this.id, after, 1000);
+      const rows = await bounded(bidsSince(this.sql, this.id, after, 1000), 'reading bids');
       if (rows.length === 0) return;
       for (const r of rows) {
         if (r.seq > upTo) return;
@@ -149,7 +161,7 @@ class AuctionFeed {
 
   /** Reads the auction and sends the current subscribers what they missed; a subscriber added next starts from here. */
   async refresh(): Promise<AuctionRow | undefined> {
-    const a = await getAuction(this.sql, this.id);
+    const a = await bounded(getAuction(this.sql, this.id), 'reading the auction');
     if (!a) return undefined;
     if (this.lastSeq < 0) this.lastSeq = a.seq;
     else await this.catchUp(a.seq);
@@ -262,7 +274,13 @@ export class Feeds {
         if (!a) return undefined;
         onSnapshot(a);
         if (sinceSeq !== undefined) {
-          await f.eachBid(Math.max(0, sinceSeq), f.lastSeq, (r) => sub.send(JSON.stringify(bidPlaced(r))));
+          try {
+            await f.eachBid(Math.max(0, sinceSeq), f.lastSeq, (r) => sub.send(JSON.stringify(bidPlaced(r))));
+          } catch (err) {
+            // the peer already holds its snapshot: a replay cut short must not leave it subscribed to nothing
+            sub.resubscribe?.('the replay since since_seq failed');
+            throw err;
+          }
         }
         f.subscribers.add(sub);
         return a;
