@@ -45,6 +45,18 @@ class StormClient {
     return max;
   }
 
+  private connecting: Promise<void> | undefined;
+
+  /** As a real client does when its socket closed: reconnect and resume (once at a time). */
+  ensureOpen(endpoints: () => Endpoint[]): Promise<void> {
+    if (this.ws && this.ws.readyState === this.ws.OPEN) return Promise.resolve();
+    if (!this.connecting) {
+      this.reconnects++;
+      this.connecting = this.connect(endpoints).finally(() => { this.connecting = undefined; });
+    }
+    return this.connecting;
+  }
+
   async connect(endpoints: () => Endpoint[]) {
     for (let attempt = 0; attempt < 200; attempt++) {
       const list = endpoints();
@@ -140,10 +152,7 @@ export async function runStorm(o: Options, duringStorm?: (decided: (n: number) =
       ops.push(op);
       for (let attempt = 0; attempt < o.retries && (op.outcome === 'sent' || op.outcome === 'unknown'); attempt++) {
         if (attempt > 0) await new Promise((res) => setTimeout(res, Math.min(1000, 50 * attempt)));
-        if (!c.ws || c.ws.readyState !== c.ws.OPEN) {
-          c.reconnects++;
-          await c.connect(o.endpoints);
-        }
+        await c.ensureOpen(o.endpoints);
         const r = await c.request({ type: 'place_bid', auction_id: auction, request_id: op.requestId, data: { amount: op.amount } });
         if (r?.type === 'bid_accepted') Object.assign(op, { outcome: 'accepted', bidId: r.data.bid_id, seq: r.data.seq });
         else if (r?.type === 'bid_rejected') Object.assign(op, { outcome: 'rejected', reason: r.data.reason });
@@ -220,9 +229,11 @@ export async function check(sql: Sql, r: StormResult, auctions: string[]): Promi
 }
 
 /** Waits until every client has every bid the database has for its auctions (or the time is up). */
-export async function settle(sql: Sql, r: StormResult, auctions: string[], ms = 10_000) {
+/** Waits until every client has every bid; with `endpoints`, a client whose socket closed reconnects and resumes. */
+export async function settle(sql: Sql, r: StormResult, auctions: string[], ms = 10_000, endpoints?: () => Endpoint[]) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
+    if (endpoints) for (const c of r.clients) void c.ensureOpen(endpoints).catch(() => {});
     const seqs = new Map((await sql`select id, seq from auction.auctions where id = any(${auctions}::uuid[])`).map((x) => [x.id as string, x.seq as number]));
     if (r.clients.every((c) => c.subs.every((a) => c.lastSeq(a) >= (seqs.get(a) ?? 0) && c.seen.get(a)!.size >= (seqs.get(a) ?? 0)))) return true;
     await new Promise((res) => setTimeout(res, 100));

@@ -92,36 +92,37 @@ async function fault(name: string, detail: string, act: () => Promise<void>) {
 const result = await runStorm({
   sql: admin, secret: SECRET, auctions, clients: CLIENTS, bidsPerClient: BIDS, subscriptionsPerClient: 4, retries: 40,
   endpoints: () => live().map((p) => ({ ws: p.ws })),
-}, async () => {
-  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  await pause(1500);
+}, async (decided) => {
+  // each fault once a share of the operations has an outcome, so every one lands mid-storm however fast it runs
+  const pause = (share: number) => decided(Math.floor(share * CLIENTS * BIDS));
+  await pause(0.15);
   await fault('LISTEN backends terminated', 'pg_terminate_backend on every auction-listen connection', async () => {
     await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'auction-listen'`;
   });
-  await pause(1500);
+  await pause(0.35);
   await fault('instance killed', 'kill -9 of instance c; its clients reconnect to a and b and resume by seq', async () => {
     procs[2].child.kill('SIGKILL');
     await new Promise((r) => procs[2].child.once('exit', r));
   });
-  await pause(1500);
+  await pause(0.55);
   await fault('postgres restarted (immediate)', 'SIGQUIT to the postmaster, crash recovery, start', async () => {
     await cluster.restartImmediate();
   });
-  await pause(1500);
+  await pause(0.75);
   await fault('connections cut', 'a TCP proxy between instances and postgres drops every connection', async () => {
     proxy.cut();
   });
 });
 log(`storm done in ${result.durationMs} ms: ${JSON.stringify(result.counts)}`);
 await admin`select auction.end_auction_if_due(id) from auction.auctions where id = any(${auctions}::uuid[])`;
-const settled = await settle(admin, result, auctions, 30_000);
+const settled = await settle(admin, result, auctions, 30_000, () => live().map((p) => ({ ws: p.ws })));
 const { violations, bids, deliveriesChecked } = await check(admin, result, auctions);
 const missingAcked = violations.filter((v) => v.includes('is missing')).length;
 const missedEvents = violations.filter((v) => v.includes(' missed ')).length;
 log(`settled=${settled} bids=${bids} deliveries=${deliveriesChecked} violations=${violations.length}`);
 for (const v of violations.slice(0, 20)) log(`VIOLATION ${v}`);
 if (process.env.SOAK_VIOLATIONS_FILE) await writeFile(process.env.SOAK_VIOLATIONS_FILE, violations.join('\n') + '\n');
-if (process.env.SOAK_VIOLATIONS_FILE) await writeFile(process.env.SOAK_VIOLATIONS_FILE + '.clients', JSON.stringify(result.clients.map((c) => ({ idx: c.idx, reconnects: c.reconnects, subs: c.subs, last: c.subs.map((a) => c.lastSeq(a)), size: c.subs.map((a) => c.seen.get(a)!.size) }))));
+if (process.env.SOAK_VIOLATIONS_FILE) await writeFile(process.env.SOAK_VIOLATIONS_FILE + '.clients', JSON.stringify(result.clients.map((c) => ({ idx: c.idx, reconnects: c.reconnects, state: c.ws?.readyState, subs: c.subs, last: c.subs.map((a) => c.lastSeq(a)), size: c.subs.map((a) => c.seen.get(a)!.size) }))));
 
 const [{ version }] = await admin`select current_setting('server_version') as version`;
 const lines = [

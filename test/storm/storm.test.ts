@@ -33,7 +33,7 @@ t.test('a storm over three instances, with a LISTEN backend killed and an instan
   });
   t.teardown(() => closeAll(result));
   await db.sql`select auction.end_auction_if_due(id) from auction.auctions where id = any(${auctions}::uuid[])`;
-  t.ok(await settle(db.sql, result, auctions), 'every client caught up');
+  t.ok(await settle(db.sql, result, auctions, 10_000, () => [...live].map((i) => ({ ws: i.ws }))), 'every client caught up');
   const { violations, bids, deliveriesChecked } = await check(db.sql, result, auctions);
   t.same(violations, [], 'no invariant is violated');
   t.ok(bids > 0, `${bids} bids accepted of ${result.ops.length} operations`);
