@@ -355,3 +355,54 @@ begin
   end loop;
 end;
 $$;
+
+-- Status notifications as in 000007, and one addition: an auction that goes from pending straight to ended
+-- after its start time with no bid (its start job late, or the end came first) sends auction_started first,
+-- so every subscriber sees started, then ended, whichever job ran.
+create or replace function auction.auctions_notify_change() returns trigger
+language plpgsql
+set search_path = auction, pg_catalog
+as $$
+declare
+  payload text;
+begin
+  if new.end_time <> old.end_time and new.status in ('pending', 'active') then
+    -- an extension (soft close or operator) carries the seq before the bids that caused it
+    perform pg_notify('auction:' || new.id, json_build_object(
+      'type', 'auction_extended', 'auction_id', new.id, 'seq', old.seq, 'status', new.status,
+      'end_time', new.end_time, 'previous_end_time', old.end_time,
+      'reason', case when new.seq > old.seq then 'soft_close' else 'operator' end,
+      'time', clock_timestamp())::text);
+  end if;
+  if old.status = 'pending' and new.status = 'ended' and old.start_time <= clock_timestamp() and new.seq = old.seq then
+    -- it ran without its start job having run (late, or the end came first): subscribers still see it start
+    -- (not for a buy-now, whose bid was heard already: bid_placed, then auction_ended, as in 000007)
+    perform pg_notify('auction:' || new.id, json_build_object(
+      'type', 'auction_started', 'auction_id', new.id, 'seq', old.seq, 'status', 'active',
+      'winner_id', null, 'final_price', null, 'reserve_met', null, 'reason', null, 'end_time', old.end_time,
+      'time', clock_timestamp())::text);
+  end if;
+  if new.status <> old.status then
+    payload := json_build_object(
+      'type', case new.status when 'active' then 'auction_started'
+                              when 'ended' then 'auction_ended'
+                              when 'cancelled' then 'auction_cancelled' end,
+      -- the seq of the bids before this change: a first bid starts the auction, then counts as seq 1
+      'auction_id', new.id, 'seq', old.seq, 'status', new.status,
+      'winner_id', new.winner_id,
+      'final_price', case when new.status = 'ended' and new.seq > 0 then new.current_price::text end,
+      'reserve_met', case when new.status = 'ended' then reserve_met(new) end,
+      'reason', coalesce(new.cancel_reason, new.end_reason), 'end_time', new.end_time,
+      'time', clock_timestamp())::text;
+    perform pg_notify('auction:' || new.id, payload);
+    if new.status = 'ended' then
+      -- seller and winner hear the result even when not subscribed to the auction
+      perform pg_notify('user:' || new.creator_id, payload);
+      if new.winner_id is not null then
+        perform pg_notify('user:' || new.winner_id, payload);
+      end if;
+    end if;
+  end if;
+  return null;
+end;
+$$;

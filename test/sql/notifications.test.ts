@@ -157,7 +157,8 @@ t.test('status changes notify the auction channel; the end also notifies seller 
   await sql`select pg_sleep_until(${before.end_time}::timestamptz)`;
   const [done] = await sql`select * from auction.end_auction_if_due(${empty.id})`;
   t.equal(done.status, 'ended');
-  const [e] = await he.waitFor(`auction:${empty.id}`, 1);
+  const [s0, e] = await he.waitFor(`auction:${empty.id}`, 2);
+  t.match(s0, { type: 'auction_started', status: 'active' }, 'it never started by its job: heard starting first');
   t.match(e, { type: 'auction_ended', winner_id: null, final_price: null });
   const sellerNotes = await h.waitFor(`user:${seller}`, 2);
   t.equal(sellerNotes[1].auction_id, empty.id, 'the seller hears a winnerless end too');
@@ -173,4 +174,22 @@ t.test('a new auction notifies channel auctions', async (t) => {
     type: 'auction_created', auction_id: a.id, item_id: a.itemId, creator_id: a.seller,
     starting_price: '7.50', min_increment: '0.25', status: 'pending',
   });
+});
+
+t.test('an auction ended straight from pending after its start time is heard starting first', async (t) => {
+  // its start job never ran (late, or the end came first): subscribers still see started, then ended
+  const a = await makeAuction(sql, { startsIn: -2, endsIn: 0.3 });
+  const h = await hear(`auction:${a.id}`);
+  t.teardown(h.close);
+  await new Promise((r) => setTimeout(r, 400));
+  const [row] = await sql`select * from auction.end_auction_if_due(${a.id})`;
+  t.equal(row.status, 'ended');
+  const notes = await h.waitFor(`auction:${a.id}`, 2);
+  t.same(notes.map((n) => [n.type, n.status, n.seq]), [['auction_started', 'active', 0], ['auction_ended', 'ended', 0]]);
+  // an auction cancelled before its start says only that
+  const b = await makeAuction(sql, { startsIn: 3600, endsIn: 7200 });
+  const hb = await hear(`auction:${b.id}`);
+  t.teardown(hb.close);
+  await sql`select auction.cancel_auction(${b.id}, 'withdrawn')`;
+  t.same((await hb.waitFor(`auction:${b.id}`, 1)).map((n) => n.type), ['auction_cancelled']);
 });
