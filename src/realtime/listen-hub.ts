@@ -5,6 +5,9 @@ import { withDeadline } from '../util/deadline.ts';
 
 type Handler = (payload: string) => void;
 
+/** channels per LISTEN/UNLISTEN query */
+const LISTEN_BATCH = 500;
+
 /**
  * One dedicated connection that LISTENs on the channels local sockets need, ref-counted.
  * postgres.js's own sql.listen() re-listens once after a drop and gives up if that fails,
@@ -139,10 +142,10 @@ export class ListenHub {
   private async apply(channels: Set<string>): Promise<Error | undefined> {
     if (!this.up) return undefined; // reconnect will LISTEN on everything wanted
     const todo = [...channels].filter((c) => this.channels.has(c) !== this.listening.has(c));
-    for (let i = 0; i < todo.length; i += 500) {
-      const part = todo.slice(i, i + 500).map((c) => [c, this.channels.has(c)] as const);
+    for (let i = 0; i < todo.length; i += LISTEN_BATCH) {
+      const part = todo.slice(i, i + LISTEN_BATCH).map((c) => [c, this.channels.has(c)] as const);
       try {
-        await this.timed(this.sql.unsafe(part.map(([c, want]) => `${want ? 'listen' : 'unlisten'} ${quote(c)};`).join('\n')).simple(), 'LISTEN');
+        await this.toggle(part);
       } catch (err) {
         return err as Error;
       }
@@ -153,6 +156,11 @@ export class ListenHub {
       metrics.listenChannels.set(this.listening.size);
     }
     return undefined;
+  }
+
+  /** LISTEN (true) or UNLISTEN (false) on each channel, in one round trip. */
+  private toggle(part: readonly (readonly [string, boolean])[]) {
+    return this.timed(this.sql.unsafe(part.map(([c, want]) => `${want ? 'listen' : 'unlisten'} ${quote(c)};`).join('\n')).simple(), 'LISTEN');
   }
 
   /** Bounds a query on the LISTEN client; one that does not answer gets the client replaced. */
@@ -176,9 +184,9 @@ export class ListenHub {
     const [{ pid }] = await this.timed(this.sql`select pg_backend_pid() as pid`, 'LISTEN probe');
     this.backendPid = pid as number;
     const wanted = [...this.channels.keys()];
-    // one round trip per 500 channels after a reconnect
-    for (let i = 0; i < wanted.length; i += 500) {
-      await this.timed(this.sql.unsafe(wanted.slice(i, i + 500).map((c) => `listen ${quote(c)};`).join('\n')).simple(), 'LISTEN');
+    // one round trip per LISTEN_BATCH channels after a reconnect
+    for (let i = 0; i < wanted.length; i += LISTEN_BATCH) {
+      await this.toggle(wanted.slice(i, i + LISTEN_BATCH).map((c) => [c, true] as const));
     }
     this.listening = new Set(wanted);
     metrics.listenChannels.set(this.listening.size);
