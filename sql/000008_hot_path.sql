@@ -97,7 +97,6 @@ declare
   -- outbid alerts: user, seq, price, min next
   n_rows     outbid_write[];
   accepted_ords int[] := '{}';
-  i          int;
 begin
   select * into a from auctions where id = p_auction_id for update;
   v_now := clock_timestamp();
