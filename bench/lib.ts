@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Sql } from 'postgres';
 import { userIdFor } from '../src/auth/tokens.ts';
 
 export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0';
@@ -257,3 +258,16 @@ export function startChild<R>(file: string, params: Record<string, unknown>, opt
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The seller of every bench auction. */
+export const BENCH_SELLER = '00000000-0000-4000-8000-00000000beef';
+
+/** `n` auctions by BENCH_SELLER, open from a second ago for three hours, at `startingPrice` with a 0.01 increment. */
+export async function createOpenAuctions(sql: Sql, n: number, startingPrice: string): Promise<string[]> {
+  await sql`select auction.ensure_user(${BENCH_SELLER}, 'bench seller')`;
+  const rows = await sql<{ id: string }[]>`
+    select (auction.create_auction(auction.create_item('bench item ' || g, '', ${BENCH_SELLER}::uuid), ${BENCH_SELLER}::uuid,
+            clock_timestamp() - interval '1 second', clock_timestamp() + interval '3 hours', ${startingPrice}::numeric, 0.01)).id
+      from generate_series(1, ${n}) g`;
+  return rows.map((r) => r.id);
+}

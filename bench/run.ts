@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { Hist, nofileRefusal, openFileLimit, sleep, startChild, type BidLoad, type BidResult, type Child, type ChildMsg, type HistJson } from './lib.ts';
+import { Hist, createOpenAuctions, nofileRefusal, openFileLimit, sleep, startChild, type BidLoad, type BidResult, type Child, type ChildMsg, type HistJson } from './lib.ts';
 import type { WatchResult } from './watchers.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -53,15 +53,9 @@ async function freshDb(auctions: number): Promise<{ url: string; ids: string[] }
   await admin.end();
   made.push(name);
   const sql = postgres(urlFor(name), { max: 1, onnotice: () => {} });
-  const seller = '00000000-0000-4000-8000-00000000beef';
-  await sql`select auction.ensure_user(${seller}, 'bench seller')`;
-  const rows = await sql<{ id: string }[]>`
-    select (auction.create_auction(auction.create_item('bench item ' || g, '', ${seller}::uuid), ${seller}::uuid,
-            clock_timestamp() - interval '1 second', clock_timestamp() + interval '3 hours', 5.00, 0.01)).id
-      from generate_series(1, ${auctions}) g`;
+  const ids = await createOpenAuctions(sql, auctions, '5.00');
   // A history of HISTORY bids per auction, written in bulk with triggers off, then statistics: the run measures a
-  // database that has been taking bids, not the first minute of an empty one, whose cached plans read the bids
-  // table as if it were empty (seq scans; see docs/benchmarks.md, "Statistics").
+  // database that has been taking bids, not the first minute of an empty one (docs/benchmarks.md, "Databases").
   const past = '00000000-0000-4000-8000-0000000face0';
   await sql`select auction.ensure_user(${past}, 'bench past bidder')`;
   await sql.begin(async (tx) => {
@@ -74,7 +68,7 @@ async function freshDb(auctions: number): Promise<{ url: string; ids: string[] }
   });
   await sql`vacuum analyze`;
   await sql.end();
-  return { url: urlFor(name), ids: rows.map((r) => r.id) };
+  return { url: urlFor(name), ids };
 }
 
 async function dropDbs() {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbedded } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { createOpenAuctions } from './lib.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -33,12 +34,7 @@ const sql = postgres(cluster.url(), { max: Number(o.connections), onnotice: () =
 try {
   await migrate(sql);
   await sql`create extension pg_stat_statements`;
-  const seller = '00000000-0000-4000-8000-00000000beef';
-  await sql`select auction.ensure_user(${seller}, 'seller')`;
-  const ids = (await sql<{ id: string }[]>`
-    select (auction.create_auction(auction.create_item('item ' || g, '', ${seller}::uuid), ${seller}::uuid,
-            clock_timestamp() - interval '1 second', clock_timestamp() + interval '3 hours', 10.00, 0.01)).id
-      from generate_series(1, ${Number(o.auctions)}) g`).map((r) => r.id);
+  const ids = await createOpenAuctions(sql, Number(o.auctions), '10.00');
   const users = Array.from({ length: Number(o.bidders) }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
   for (const u of users) await sql`select auction.ensure_user(${u}, 'bidder')`;
   await sql`vacuum analyze`;
