@@ -145,11 +145,14 @@ t.test('one request_id sent on 10 connections at once is one bid; the copies get
 t.test('in one batch, an auction that closed before the write keeps nothing while the others keep their bids', async (t) => {
   // place_bids locks and judges auctions in id order, then writes them all with one guarded UPDATE: hold the
   // later auction's lock past the earlier one's end_time, and only the earlier one's bids become 'ended'.
-  const closing = await makeAuction(sql, { startsIn: -10, endsIn: 2 });
-  let open = await makeAuction(sql, { startsIn: -10, endsIn: 3600 });
-  for (let i = 0; open.id < closing.id; i++) { // uuids order as their text does
-    if (i > 50) throw new Error('no auction id above the closing one');
+  // a fresh pair per try, each in the right order half the time (a closing id near the top would defeat retrying
+  // only the open one); uuids order as their text does
+  let closing, open;
+  for (let i = 0; ; i++) {
+    if (i > 50) throw new Error('no pair with the closing auction first');
+    closing = await makeAuction(sql, { startsIn: -10, endsIn: 2 });
     open = await makeAuction(sql, { startsIn: -10, endsIn: 3600 });
+    if (closing.id < open.id) break;
   }
   const [u1, u2] = [await makeUser(sql), await makeUser(sql)];
   const locker = connect(db.url, { max: 1 });
