@@ -8,7 +8,7 @@ import metricsRoute from './routes/metrics.ts';
 import openapiRoute from './routes/openapi.ts';
 import restRoutes from './routes/rest/index.ts';
 import auth from './plugins/auth.ts';
-import bidding from './plugins/bidding.ts';
+import auctions from './plugins/auctions.ts';
 import websocketApi from './realtime/ws-route.ts';
 
 declare module 'fastify' {
@@ -27,7 +27,7 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.decorate('readinessChecks', new Map<string, () => boolean>());
   await app.register(database, { url: opts.config.databaseUrl, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
   await app.register(lifecycle);
-  await app.register(bidding);
+  await app.register(auctions);
   await app.register(auth);
   await app.register(websocketApi);
   await app.register(healthRoutes);

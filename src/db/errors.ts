@@ -2,6 +2,17 @@
 
 export type ClientError = { code: string; message: string; status: number };
 
+/** An error meant for the client as it is: a rule of the service, not a database failure. */
+export class ClientFacingError extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(code: string, status: number, message: string) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
 const BY_SQLSTATE: Record<string, { code: string; status: number }> = {
   AU001: { code: 'invalid_state', status: 409 },
   AU002: { code: 'immutable_field', status: 409 },
@@ -32,16 +43,13 @@ const BY_CONSTRAINT: Record<string, { code: string; status: number; message: str
 
 type PgLike = { code?: unknown; constraint_name?: unknown; message?: unknown };
 
-/** Maps a postgres.js error to a client error; anything unknown is `internal` and should be logged. */
+/** Maps a postgres.js error (or a ClientFacingError) to a client error; anything unknown is `internal` and should be logged. */
 export function toClientError(err: unknown): ClientError {
+  if (err instanceof ClientFacingError) return { code: err.code, status: err.status, message: err.message };
   const e = (err ?? {}) as PgLike;
   const constraint = typeof e.constraint_name === 'string' ? BY_CONSTRAINT[e.constraint_name] : undefined;
   if (constraint) return { code: constraint.code, status: constraint.status, message: constraint.message };
   const code = typeof e.code === 'string' ? BY_SQLSTATE[e.code] : undefined;
   if (code) return { ...code, message: typeof e.message === 'string' ? e.message : code.code };
   return { code: 'internal', status: 500, message: 'internal error' };
-}
-
-export function isInternal(err: ClientError) {
-  return err.code === 'internal';
 }

@@ -1,4 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { IncrementStep } from '../protocol/messages.ts';
+
+export type { IncrementStep };
 
 // Kysely's view of sql/000001_schema.sql and 000007_bidding_rules.sql. numeric columns are strings: money never becomes a float.
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -46,9 +49,6 @@ export interface AuctionsTable {
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
 }
-
-/** One step of an increment table: `step` applies while the price is below `below` (the last has no bound). */
-export type IncrementStep = { below?: number; step: number };
 
 /** auction.auction_facts: an auction with its derived public facts. */
 export interface AuctionFactsView extends AuctionsTable {

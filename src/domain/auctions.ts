@@ -1,14 +1,16 @@
 import type { Sql, TransactionSql } from 'postgres';
 import { sql as ksql, type Kysely } from 'kysely';
+import { ClientFacingError } from '../db/errors.ts';
 import type { Database, AuctionStatus, IncrementStep } from '../db/schema.ts';
-import { toJsonAmount } from './money.ts';
+import type { EndReason } from '../protocol/messages.ts';
+import type { CreateAuctionData } from '../protocol/requests.ts';
 
 export type AuctionRow = {
   id: string; item_id: string; creator_id: string; start_time: Date; end_time: Date;
   starting_price: string; current_price: string; min_increment: string | null; increment_table: IncrementStep[] | null;
   reserve_price: string | null; buy_now_price: string | null; soft_close_seconds: number; status: AuctionStatus;
   seq: number; high_bidder_id: string | null; winner_id: string | null; cancel_reason: string | null;
-  end_reason: string | null; created_at: Date;
+  end_reason: EndReason | null; created_at: Date;
   // derived in SQL (auction.auction_facts), so the service and psql agree
   min_next_bid: string; reserve_met: boolean; buy_now_available: boolean;
 };
@@ -30,6 +32,15 @@ export type CreateAuctionInput = {
   softCloseSeconds?: number;
 };
 
+/** A create_auction body (socket or REST) as the domain's input. */
+export function createAuctionInput(creatorId: string, d: CreateAuctionData): CreateAuctionInput {
+  return {
+    creatorId, itemId: d.item_id, item: d.item, startTime: d.start_time, endTime: d.end_time,
+    startingPrice: d.starting_price, minIncrement: d.min_increment, incrementTable: d.increment_table,
+    reservePrice: d.reserve_price, buyNowPrice: d.buy_now_price, softCloseSeconds: d.soft_close_seconds,
+  };
+}
+
 /** Creates the item (when given inline) and the auction in one transaction, with its start/end jobs. */
 export async function createAuction(sql: Sql, input: CreateAuctionInput, schedule?: Scheduler): Promise<AuctionRow> {
   return sql.begin(async (tx) => {
@@ -43,10 +54,12 @@ export async function createAuction(sql: Sql, input: CreateAuctionInput, schedul
     const [a] = await tx<AuctionRow[]>`
       select c.*, auction.min_next_bid(c) as min_next_bid, auction.reserve_met(c) as reserve_met,
              auction.buy_now_available(c) as buy_now_available
-        from auction.create_auction(${itemId}, ${input.creatorId}, ${input.startTime}::timestamptz,
-          ${input.endTime}::timestamptz, ${input.startingPrice}::numeric, ${input.minIncrement ?? null}::numeric,
-          ${table}::jsonb, ${input.reservePrice ?? null}::numeric, ${input.buyNowPrice ?? null}::numeric,
-          ${input.softCloseSeconds ?? 0}::int) c`;
+        from auction.create_auction(
+          p_item_id => ${itemId}, p_creator_id => ${input.creatorId},
+          p_start_time => ${input.startTime}::timestamptz, p_end_time => ${input.endTime}::timestamptz,
+          p_starting_price => ${input.startingPrice}::numeric, p_min_increment => ${input.minIncrement ?? null}::numeric,
+          p_increment_table => ${table}::jsonb, p_reserve_price => ${input.reservePrice ?? null}::numeric,
+          p_buy_now_price => ${input.buyNowPrice ?? null}::numeric, p_soft_close_seconds => ${input.softCloseSeconds ?? 0}::int) c`;
     if (schedule) await schedule(tx, a);
     return a;
   }) as Promise<AuctionRow>;
@@ -62,36 +75,12 @@ export async function getAuction(sql: Sql, id: string): Promise<AuctionRow | und
   return a;
 }
 
-/** The public view of an auction, as sent in auction_update and REST responses. Never the leader's maximum. */
-export function snapshot(a: AuctionRow) {
-  return {
-    auction_id: a.id,
-    item_id: a.item_id,
-    creator_id: a.creator_id,
-    status: a.status,
-    starting_price: toJsonAmount(a.starting_price),
-    current_price: toJsonAmount(a.current_price),
-    min_increment: toJsonAmount(a.min_increment),
-    increments: a.min_increment !== null ? { fixed: toJsonAmount(a.min_increment) } : { table: a.increment_table },
-    min_next_bid: toJsonAmount(a.min_next_bid),
-    has_reserve: a.reserve_price !== null,
-    reserve_met: a.reserve_met,
-    buy_now_price: a.buy_now_available ? toJsonAmount(a.buy_now_price) : null,
-    soft_close_seconds: a.soft_close_seconds,
-    start_time: a.start_time.toISOString(),
-    end_time: a.end_time.toISOString(),
-    high_bidder_id: a.high_bidder_id,
-    winner_id: a.winner_id,
-    cancel_reason: a.cancel_reason,
-    end_reason: a.end_reason,
-    seq: a.seq,
-  };
-}
-
 export type ListInput = { status?: AuctionStatus; limit: number; cursor?: string };
 
+export type AuctionPage = { auctions: AuctionRow[]; next_cursor: string | null };
+
 /** Newest first, keyset-paginated on (created_at, id); the cursor is opaque to clients. */
-export async function listAuctions(db: Kysely<Database>, input: ListInput) {
+export async function listAuctions(db: Kysely<Database>, input: ListInput): Promise<AuctionPage> {
   let q = db.selectFrom('auction.auction_facts').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(input.limit + 1);
   if (input.status) q = q.where('status', '=', input.status);
   if (input.cursor) {
@@ -108,11 +97,15 @@ function encodeCursor(a: AuctionRow) {
   return Buffer.from(`${a.created_at.toISOString()}|${a.id}`).toString('base64url');
 }
 
-export class BadCursorError extends Error {}
+export class BadCursorError extends ClientFacingError {
+  constructor() {
+    super('invalid_argument', 400, 'invalid cursor');
+  }
+}
 
 function decodeCursor(c: string): [string, string] {
   const [at, id] = Buffer.from(c, 'base64url').toString().split('|');
-  if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw new BadCursorError('invalid cursor');
+  if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw new BadCursorError();
   return [at, id];
 }
 

@@ -1,6 +1,8 @@
+// Bids to the database: each one judged by auction.place_bid(s); the reply is only produced after its
+// transaction committed. Bids that arrive together go in one transaction (group commit).
 import type { Sql } from 'postgres';
+import { ClientFacingError } from '../db/errors.ts';
 import { metrics } from '../metrics.ts';
-import { toJsonAmount } from './money.ts';
 
 export type BidOutcome = {
   accepted: boolean;
@@ -20,8 +22,16 @@ export type BidOutcome = {
 
 /** A typed bid (`amount`), a proxy bid up to `maxAmount`, or both (amount opens, the proxy defends). */
 export type BidInput = { auctionId: string; userId: string; amount?: string | null; maxAmount?: string | null; requestId?: string | null };
+export type BuyNowInput = { auctionId: string; userId: string; requestId?: string | null };
 
-/** One bid through auction.place_bid; the reply is only produced after the transaction committed. */
+/** The database did not answer in time: the bid may or may not have committed; retry with its request_id. */
+export class OutcomeUnknownError extends ClientFacingError {
+  constructor(message: string) {
+    super('outcome_unknown', 504, message);
+  }
+}
+
+/** One bid through auction.place_bid. */
 export async function placeBid(sql: Sql, b: BidInput): Promise<BidOutcome> {
   const end = metrics.bidLatency.startTimer();
   try {
@@ -36,43 +46,89 @@ export async function placeBid(sql: Sql, b: BidInput): Promise<BidOutcome> {
 }
 
 /** Buy-now through auction.buy_now: ends the auction for this user at its buy-now price. */
-export async function buyNow(sql: Sql, b: { auctionId: string; userId: string; requestId?: string | null }): Promise<BidOutcome> {
+export async function buyNow(sql: Sql, b: BuyNowInput): Promise<BidOutcome> {
   const [r] = await sql<BidOutcome[]>`select * from auction.buy_now(${b.auctionId}, ${b.userId}, ${b.requestId ?? null})`;
   metrics.bids.inc({ outcome: 'buy_now' });
   return r;
 }
 
-/** The public view of an accepted bid: bid_accepted data on the socket, the REST 201/200 body. */
-export function acceptedView(r: BidOutcome) {
-  return {
-    bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
-    min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString(),
-    leading: r.is_leading, max_amount: toJsonAmount(r.max_amount), reserve_met: r.reserve_met,
-    end_time: r.end_time?.toISOString(),
-  };
-}
+type Pending = { bid: BidInput; resolve: (o: BidOutcome) => void; reject: (e: unknown) => void };
 
-/** The public view of a rejection: its reason, a sentence for people, and what would be accepted next. */
-export function rejectedView(r: BidOutcome) {
-  return {
-    message: rejectionText(r.reason!, r.min_amount),
-    data: { reason: r.reason, current_price: toJsonAmount(r.current_price), min_next_bid: toJsonAmount(r.min_amount) },
-  };
-}
+/**
+ * Group commit. A bid that arrives while nothing is in flight runs at once, alone; bids that arrive
+ * while `concurrency` batches are in flight wait and go together in the next transaction
+ * (auction.place_bids). No timer: the batch size follows the load. Each caller gets its own outcome
+ * after the batch committed.
+ */
+export class BidBatcher {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private sql: Sql;
+  private maxBatch: number;
+  private concurrency: number;
+  private timeoutMs: number;
 
-function rejectionText(reason: string, min: string | null) {
-  switch (reason) {
-    case 'too_low': return `bid must be at least ${min}`;
-    case 'not_started': return 'the auction has not started';
-    case 'ended': return 'the auction has ended';
-    case 'cancelled': return 'the auction was cancelled';
-    case 'own_auction': return 'you cannot bid on your own auction';
-    case 'auction_not_found': return 'no such auction';
-    case 'invalid_amount': return 'give amount or max_amount: positive, with at most two decimals';
-    case 'invalid_max_amount': return 'max_amount must be at least amount';
-    case 'max_not_raised': return 'you lead already; a new maximum must be above your current one';
-    case 'invalid_request_id': return 'request_id must be 1 to 128 characters';
-    case 'request_id_conflict': return 'this request_id was already used with another amount';
-    default: return reason;
+  constructor(sql: Sql, opts: { maxBatch: number; concurrency: number; timeoutMs?: number }) {
+    this.sql = sql;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.maxBatch = opts.maxBatch;
+    this.concurrency = opts.concurrency;
+  }
+
+  submit(bid: BidInput): Promise<BidOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ bid, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump() {
+    while (this.inFlight < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      // A query lost with its connection may never settle (postgres.js has no client-side query timeout):
+      // free the slot and fail these bids as outcome-unknown, so later bids are not stuck behind them.
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          for (const p of batch) p.reject(new OutcomeUnknownError('the database did not answer in time'));
+          resolve();
+        }, this.timeoutMs);
+      });
+      void Promise.race([this.run(batch), expired]).finally(() => {
+        clearTimeout(timer);
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(batch: Pending[]) {
+    metrics.bidBatchSize.observe(batch.length);
+    if (batch.length === 1) {
+      const [p] = batch;
+      await placeBid(this.sql, p.bid).then(p.resolve, p.reject);
+      return;
+    }
+    const end = metrics.bidLatency.startTimer();
+    let rows: (BidOutcome & { ord: number })[];
+    try {
+      rows = await this.sql<(BidOutcome & { ord: number })[]>`
+        select * from auction.place_bids(
+          ${batch.map((p) => p.bid.auctionId)}::uuid[], ${batch.map((p) => p.bid.userId)}::uuid[],
+          ${batch.map((p) => p.bid.amount ?? null)}::numeric[], ${batch.map((p) => p.bid.requestId ?? null)}::text[],
+          ${batch.map((p) => p.bid.maxAmount ?? null)}::numeric[])`;
+    } catch {
+      // one bad bid must not fail the others: retry each alone, each with its own outcome or error
+      end();
+      await Promise.all(batch.map((p) => placeBid(this.sql, p.bid).then(p.resolve, p.reject)));
+      return;
+    }
+    end();
+    for (const r of rows) {
+      metrics.bids.inc({ outcome: r.accepted ? 'accepted' : r.reason ?? 'rejected' });
+      const { ord, ...outcome } = r;
+      batch[ord - 1].resolve(outcome);
+    }
   }
 }

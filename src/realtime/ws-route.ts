@@ -6,33 +6,42 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { AuthError, type Identity } from '../auth/tokens.ts';
 import { metrics } from '../metrics.ts';
-import { Connection } from './connection.ts';
+import { CLOSE } from '../protocol/close-codes.ts';
 import { Feeds } from './feeds.ts';
+import { makeHandlers } from './handlers.ts';
 import { ListenHub } from './listen-hub.ts';
-import { CLOSE } from './protocol.ts';
+import { Session, type SessionDeps } from './session.ts';
+import { SocketTransport, type TransportLimits } from './transport.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     listenHub: ListenHub;
     feeds: Feeds;
-    connections: Set<Connection>;
+    /** the open sockets of this instance */
+    connections: Set<Session>;
   }
   interface FastifyRequest {
     identity?: Identity;
   }
 }
 
-/** GET /ws: authenticated on the upgrade request, then one Connection per socket. */
+/** GET /ws: authenticated on the upgrade request, then a transport and a session per socket. */
 export default fp(async (app: FastifyInstance) => {
   const c = app.config;
   const hub = new ListenHub(c.databaseUrl, app.log.child({ part: 'listen' }));
   await hub.start();
-  const feeds = new Feeds(app.pg.sql, hub, app.log.child({ part: 'feeds' }));
-  const connections = new Set<Connection>();
+  const feeds = new Feeds(app.auctions, hub, app.log.child({ part: 'feeds' }));
+  const connections = new Set<Session>();
   app.decorate('listenHub', hub);
   app.decorate('feeds', feeds);
   app.decorate('connections', connections);
   app.readinessChecks.set('listen', () => hub.ready);
+
+  const limits: TransportLimits = { maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, ratePerSec: c.WS_RATE_LIMIT_PER_SEC, burst: c.WS_RATE_BURST };
+  const deps: SessionDeps = {
+    handlers: makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS }),
+    hub, log: app.log, requestTimeoutMs: c.REQUEST_TIMEOUT_MS, ratePerSec: c.WS_RATE_LIMIT_PER_SEC,
+  };
 
   // Replaces the plugin's default preClose, which would close sockets before in-flight bids reply.
   const drainAndClose = async () => {
@@ -42,26 +51,16 @@ export default fp(async (app: FastifyInstance) => {
       await new Promise((r) => setTimeout(r, 20));
     }
     // 1001: clients reconnect (to another instance) and resume with since_seq
-    for (const conn of connections) conn.close(CLOSE.goingAway, 'server shutting down');
+    for (const s of connections) s.close(CLOSE.goingAway, 'server shutting down');
   };
-  let heartbeat: NodeJS.Timeout | undefined;
   // No permessage-deflate (ws's default, stated): broadcasts write one shared frame straight to each TCP socket.
   // No client tracking: `connections` is the list (ws would keep a Set entry and a listener per socket).
   await app.register(websocket, {
     options: { maxPayload: c.WS_MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false }, preClose: drainAndClose });
-  const deps = { app, feeds };
 
   // Drop peers that stop answering pings.
-  heartbeat = setInterval(() => {
-    for (const conn of connections) {
-      if (!conn.alive) {
-        conn.log.info('heartbeat missed; terminating');
-        conn.terminate();
-        continue;
-      }
-      conn.alive = false;
-      conn.ping();
-    }
+  const heartbeat = setInterval(() => {
+    for (const s of connections) if (!s.transport.heartbeat()) s.log.info('heartbeat missed; terminated');
   }, c.WS_HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -83,24 +82,23 @@ export default fp(async (app: FastifyInstance) => {
       }
     },
   }, (socket, req) => {
-    const conn = new Connection(socket, req.identity!.userId, deps, req.raw.socket);
-    connections.add(conn);
+    const session = new Session(new SocketTransport(socket, limits, req.raw.socket), req.identity!.userId, deps);
+    connections.add(session);
     metrics.connections.inc();
     // attach handlers synchronously so no early frame is missed
-    socket.on('message', (raw, isBinary) => void conn.onFrame(raw, isBinary));
-    socket.on('pong', () => { conn.alive = true; });
+    socket.on('message', (raw, isBinary) => void session.onFrame(raw, isBinary));
     socket.on('close', () => {
-      connections.delete(conn);
+      connections.delete(session);
       metrics.connections.dec();
-      void conn.cleanup();
+      void session.end();
     });
     releaseUpgrade(socket, req, (err) => {
-      conn.log.error({ err }, 'socket error');
-      conn.terminate();
+      session.log.error({ err }, 'socket error');
+      session.terminate();
     });
-    if (app.log.level === 'debug' || app.log.level === 'trace') conn.log.debug('connected');
+    if (app.log.level === 'debug' || app.log.level === 'trace') session.log.debug('connected');
   });
-}, { name: 'websocket-api', dependencies: ['database', 'auth'] });
+}, { name: 'websocket-api', dependencies: ['database', 'auth', 'auctions'] });
 
 /**
  * @fastify/websocket keeps the upgrade's request and reply for the socket's whole life: the ServerResponse it

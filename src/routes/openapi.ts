@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { createAuctionData, listAuctionsData, placeBidData } from '../realtime/protocol.ts';
-import { bidsQuery, itemBody } from './rest/index.ts';
+import { createAuctionData, itemData, listAuctionsData, listBidsData, placeBidData } from '../protocol/requests.ts';
 
 const error = { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } };
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -28,7 +27,7 @@ export function openapiDocument() {
         get: { summary: 'One auction', parameters: [idParam], responses: { 200: { description: 'the auction snapshot' }, 404: { description: 'auction_not_found', ...json(error) }, ...errors } },
       },
       '/api/v1/auctions/{id}/bids': {
-        get: { summary: "An auction's accepted bids by seq", parameters: [idParam, ...params(bidsQuery)],
+        get: { summary: "An auction's accepted bids by seq", parameters: [idParam, ...params(listBidsData)],
           responses: { 200: { description: '{bids, next_since_seq}' }, 404: { description: 'auction_not_found', ...json(error) }, ...errors } },
         post: { summary: 'Place a bid', parameters: [idParam, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 128 } }],
           requestBody: body(placeBidData),
@@ -43,7 +42,7 @@ export function openapiDocument() {
             404: { description: 'auction_not_found', ...json(error) }, ...errors } },
       },
       '/api/v1/items': {
-        post: { summary: 'Create an item', requestBody: body(itemBody), responses: { 201: { description: 'the item' }, ...errors } },
+        post: { summary: 'Create an item', requestBody: body(itemData), responses: { 201: { description: 'the item' }, ...errors } },
       },
     },
   };

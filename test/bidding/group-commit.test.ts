@@ -1,8 +1,8 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
 import { makeAuction, makeUser } from '../helpers/fixtures.ts';
-import { connectClient, inSeconds, startInstance } from '../helpers/app.ts';
-import { BidBatcher } from '../../src/domain/bid-batcher.ts';
+import { connectClient, startInstance } from '../helpers/app.ts';
+import { BidBatcher } from '../../src/domain/bids.ts';
 import { registry } from '../../src/metrics.ts';
 
 const db = await freshDb(t, { max: 20 });
@@ -66,8 +66,7 @@ t.test('under concurrent load the batcher groups bids, and every outcome matches
 t.test('bids over the socket go through the batcher', async (t) => {
   const inst = await startInstance(t, db.url);
   const seller = await connectClient(t, inst, 'seller');
-  const { auction_id: id } = await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Hot item' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 1, min_increment: 0.01 } });
+  const id = await seller.createAuction({ item: { name: 'Hot item' }, startingPrice: 1, minIncrement: 0.01 });
   const bidders = await Promise.all(Array.from({ length: 16 }, (_, i) => connectClient(t, inst, `b${i}`)));
   const replies = await Promise.all(bidders.flatMap((c, i) => Array.from({ length: 10 }, (_, k) =>
     c.request({ type: 'place_bid', auction_id: id, data: { amount: Number((1 + k * 0.16 + i * 0.01).toFixed(2)) } }))));

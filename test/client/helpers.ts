@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
 import { AuctionClient, type ClientOptions, type SocketConstructor, type SocketLike } from '../../src/client/index.ts';
-import { inSeconds, tokenFor } from '../helpers/app.ts';
+import { tokenFor } from '../helpers/app.ts';
+import { inSeconds } from '../helpers/fixtures.ts';
 
 /** Hooks a test can set on every socket a client opens: drop or change frames in either direction. */
 export type Tap = {

@@ -1,7 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { freshDb } from '../helpers/db.ts';
-import { inSeconds, startInstance, tokenFor } from '../helpers/app.ts';
+import { startInstance, tokenFor } from '../helpers/app.ts';
+import { inSeconds } from '../helpers/fixtures.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);

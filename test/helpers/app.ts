@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { build } from '../../src/build.ts';
 import { loadConfig } from '../../src/config.ts';
 import { mintToken } from '../../src/auth/tokens.ts';
+import { auctionInput, type AuctionOpts } from './fixtures.ts';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
 
@@ -88,6 +89,21 @@ export class Client {
     return reply;
   }
 
+  /** Creates an auction over this socket (create_auction); resolves with its id. */
+  async createAuction(o: AuctionOpts = {}): Promise<string> {
+    const m = await this.request({ type: 'create_auction', data: auctionInput(o) });
+    if (m.type !== 'auction_created') throw new Error(`create_auction: ${JSON.stringify(m)}`);
+    return m.auction_id!;
+  }
+
+  /**
+   * Resolves once everything the server sent this socket before now has arrived: a ping's pong comes after
+   * it. Before asserting that a message did not come, wait for this.
+   */
+  async settled(): Promise<void> {
+    await this.request({ type: 'ping' });
+  }
+
   bids(auctionId: string) {
     return this.messages.filter((m) => m.type === 'bid_placed' && m.auction_id === auctionId);
   }
@@ -113,8 +129,4 @@ export async function connectClient(t: Test, inst: { ws: string }, user: string,
   });
   t.teardown(() => { ws.terminate(); });
   return client;
-}
-
-export function inSeconds(s: number) {
-  return new Date(Date.now() + s * 1000).toISOString();
 }

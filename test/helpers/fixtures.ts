@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
+import { createAuction, type Scheduler } from '../../src/domain/auctions.ts';
+import type { CreateAuctionRequest } from '../../src/protocol/requests.ts';
 
 export async function makeUser(sql: Sql, name = 'user') {
   const id = randomUUID();
@@ -7,33 +9,55 @@ export async function makeUser(sql: Sql, name = 'user') {
   return id;
 }
 
-type AuctionOpts = {
-  seller?: string;
-  startsIn?: number; // seconds from now, may be negative
+/** An auction, by named options; every way a test creates one starts from these. */
+export type AuctionOpts = {
+  /** seconds from now, may be negative (-1) */
+  startsIn?: number;
+  /** seconds from now (3600) */
   endsIn?: number;
-  startingPrice?: string;
-  /** null: the increment table (eBay's steps unless `incrementTable`) */
-  minIncrement?: string | null;
+  startingPrice?: number | string;
+  /** a fixed increment (1); null for the increment table (eBay's steps unless `incrementTable`) */
+  minIncrement?: number | string | null;
   incrementTable?: { below?: number; step: number }[];
-  reservePrice?: string;
-  buyNowPrice?: string;
+  reservePrice?: number | string;
+  buyNowPrice?: number | string;
   softCloseSeconds?: number;
+  /** an existing item instead of a new one */
   itemId?: string;
+  item?: { name: string; description?: string };
 };
 
-/** Creates an item and an auction through the SQL functions; times are relative to the database clock. */
-export async function makeAuction(sql: Sql, o: AuctionOpts = {}) {
+export const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+
+/** The create_auction request for these options: socket data, REST body, client library input. */
+export function auctionInput(o: AuctionOpts = {}): CreateAuctionRequest {
+  const input: CreateAuctionRequest = {
+    start_time: inSeconds(o.startsIn ?? -1), end_time: inSeconds(o.endsIn ?? 3600), starting_price: o.startingPrice ?? 10,
+    ...(o.itemId ? { item_id: o.itemId } : { item: o.item ?? { name: 'Lamp', description: 'a brass lamp' } }),
+  };
+  if (o.minIncrement !== null) input.min_increment = o.minIncrement ?? 1;
+  if (o.incrementTable) input.increment_table = o.incrementTable;
+  if (o.reservePrice !== undefined) input.reserve_price = o.reservePrice;
+  if (o.buyNowPrice !== undefined) input.buy_now_price = o.buyNowPrice;
+  if (o.softCloseSeconds !== undefined) input.soft_close_seconds = o.softCloseSeconds;
+  return input;
+}
+
+/**
+ * Creates an auction (and its item) straight in the database with the service's own call, unvalidated, so
+ * the SQL's own checks answer; with `schedule` (an app's scheduleAuction) its start and end jobs too.
+ * Without `seller`, a new user sells it.
+ */
+export async function makeAuction(sql: Sql, o: AuctionOpts & { seller?: string; schedule?: Scheduler } = {}) {
   const seller = o.seller ?? (await makeUser(sql, 'seller'));
-  const itemId = o.itemId ?? (await sql`select auction.create_item('lamp', 'a lamp') as id`)[0].id as string;
-  const [a] = await sql`
-    select * from auction.create_auction(
-      ${itemId}, ${seller},
-      clock_timestamp() + make_interval(secs => ${o.startsIn ?? -1}),
-      clock_timestamp() + make_interval(secs => ${o.endsIn ?? 3600}),
-      ${o.startingPrice ?? '10.00'}, ${o.minIncrement === undefined ? '1.00' : o.minIncrement}::numeric,
-      ${o.incrementTable ? sql.json(o.incrementTable) : null}::jsonb, ${o.reservePrice ?? null}::numeric,
-      ${o.buyNowPrice ?? null}::numeric, ${o.softCloseSeconds ?? 0}::int)`;
-  return { id: a.id as string, seller, itemId };
+  const r = auctionInput(o);
+  const text = (v: number | string | undefined) => (v === undefined ? undefined : String(v));
+  const a = await createAuction(sql, {
+    creatorId: seller, itemId: r.item_id, item: r.item, startTime: r.start_time, endTime: r.end_time,
+    startingPrice: String(r.starting_price), minIncrement: text(r.min_increment), incrementTable: r.increment_table,
+    reservePrice: text(r.reserve_price), buyNowPrice: text(r.buy_now_price), softCloseSeconds: r.soft_close_seconds,
+  }, o.schedule);
+  return { id: a.id, seller, itemId: a.item_id, start_time: a.start_time, end_time: a.end_time };
 }
 
 export type Outcome = {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
-import { connectClient, inSeconds, startInstance } from '../helpers/app.ts';
+import { connectClient, startInstance } from '../helpers/app.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);
@@ -16,8 +16,7 @@ t.test('/health answers; /ready reports the database, LISTEN and jobs', async (t
 t.test('/metrics exposes bids by outcome, latency, connections and notify lag', async (t) => {
   const seller = await connectClient(t, inst, 'm-seller');
   const bidder = await connectClient(t, inst, 'm-bidder');
-  const { auction_id: id } = await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Metered' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 10 } });
+  const id = await seller.createAuction({ item: { name: 'Metered' } });
   await bidder.request({ type: 'subscribe', auction_id: id });
   await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 10 } });
   await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 5 } });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
-import { connectClient, inSeconds, startInstance, tokenFor } from '../helpers/app.ts';
+import { connectClient, startInstance, tokenFor } from '../helpers/app.ts';
+import { inSeconds } from '../helpers/fixtures.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
-import { makeUser, bid } from '../helpers/fixtures.ts';
-import { startApp, listenAuctions, until, createScheduled } from './helpers.ts';
+import { makeAuction, makeUser, bid } from '../helpers/fixtures.ts';
+import { until } from '../helpers/wait.ts';
+import { startApp, listenAuctions, untilDatabaseTime } from './helpers.ts';
 
 t.test('short auctions start and end on their own with the right winner, one auction_ended each', async (t) => {
   const db = await freshDb(t);
@@ -10,18 +11,19 @@ t.test('short auctions start and end on their own with the right winner, one auc
   const seller = await makeUser(db.sql, 'seller');
   const [alice, bob] = [await makeUser(db.sql, 'alice'), await makeUser(db.sql, 'bob')];
 
-  const withBids = await createScheduled(app, seller, 0.3, 2.5);
-  const noBids = await createScheduled(app, seller, -1, 1.5);
-  const later = await createScheduled(app, seller, 1, 3);
+  const schedule = app.scheduleAuction;
+  const withBids = await makeAuction(db.sql, { seller, startsIn: 0.3, endsIn: 2.5, schedule });
+  const noBids = await makeAuction(db.sql, { seller, startsIn: -1, endsIn: 1.5, schedule });
+  const later = await makeAuction(db.sql, { seller, startsIn: 1, endsIn: 3, schedule });
   for (const a of [withBids, noBids, later]) await feed.listen(a.id);
 
-  await until(async () => (await db.sql`select status from auction.auctions where id = ${withBids.id}`)[0].status === 'active', 10_000, 'the start job');
+  await until(async () => (await db.sql`select status from auction.auctions where id = ${withBids.id}`)[0].status === 'active', { timeoutMs: 10_000, what: 'the start job' });
   t.ok((await bid(db.sql, withBids.id, alice, '10.00')).accepted);
   t.ok((await bid(db.sql, withBids.id, bob, '12.00')).accepted);
   t.ok((await bid(db.sql, withBids.id, alice, '15.00')).accepted);
 
-  await until(() => feed.ended().length >= 3, 15_000, 'three auction_ended');
-  await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to show up, if there were one
+  await until(() => feed.ended().length >= 3, { timeoutMs: 15_000, what: 'three auction_ended' });
+  await feed.settled([withBids.id, noBids.id, later.id]); // a duplicate, if there were one, is in by now
   const e = feed.ended(withBids.id);
   t.equal(e.length, 1, 'exactly one auction_ended');
   t.equal(e[0].winner_id, alice);
@@ -44,14 +46,14 @@ t.test('an extension before the end: the end job re-enqueues and the auction doe
   const feed = await listenAuctions(t, db.url);
   const seller = await makeUser(db.sql, 'seller');
   const alice = await makeUser(db.sql, 'alice');
-  const a = await createScheduled(app, seller, -1, 1.5);
+  const a = await makeAuction(db.sql, { seller, startsIn: -1, endsIn: 1.5, schedule: app.scheduleAuction });
   await feed.listen(a.id);
   t.ok((await bid(db.sql, a.id, alice, '11.00')).accepted);
   const [ext] = await db.sql<{ end_time: Date }[]>`
     select end_time from auction.extend_auction(${a.id}, clock_timestamp() + interval '3.5 seconds')`;
 
-  await until(() => feed.ended(a.id).length > 0, 15_000, 'auction_ended');
-  await new Promise((r) => setTimeout(r, 1000));
+  await until(() => feed.ended(a.id).length > 0, { timeoutMs: 15_000, what: 'auction_ended' });
+  await feed.settled([a.id]);
   const e = feed.ended(a.id);
   t.equal(e.length, 1, 'one auction_ended');
   t.equal(Date.parse(e[0].end_time), ext.end_time.getTime(), 'ended at the extended end_time');
@@ -67,21 +69,22 @@ t.test('soft close: bids in the last seconds push the end, and the end job follo
   const feed = await listenAuctions(t, db.url);
   const seller = await makeUser(db.sql, 'seller');
   const [alice, bob] = [await makeUser(db.sql, 'alice'), await makeUser(db.sql, 'bob')];
-  const a = await createScheduled(app, seller, -1, 1.5, { softCloseSeconds: 2 });
-  const unmet = await createScheduled(app, seller, -1, 1.5, { reservePrice: '100.00' });
+  const a = await makeAuction(db.sql, { seller, startsIn: -1, endsIn: 1.5, softCloseSeconds: 2, schedule: app.scheduleAuction });
+  const unmet = await makeAuction(db.sql, { seller, startsIn: -1, endsIn: 1.5, reservePrice: '100.00', schedule: app.scheduleAuction });
   await feed.listen(a.id);
   await feed.listen(unmet.id);
 
   const first = await bid(db.sql, a.id, alice, '11.00');
   t.equal(first.end_time!.getTime(), a.end_time.getTime() + 2000, 'a bid 1.5 s before the end moves it 2 s later');
   t.ok((await bid(db.sql, unmet.id, bob, '50.00')).accepted);
-  await new Promise((r) => setTimeout(r, Math.max(0, first.end_time!.getTime() - Date.now() - 1000)));
+  // into the new last second: the rule is about time itself
+  await untilDatabaseTime(db.sql, new Date(first.end_time!.getTime() - 1000), 'the last second before the new end');
   const second = await bid(db.sql, a.id, bob, '12.00');
   t.ok(second.accepted, 'a bid in the new last seconds is accepted');
   t.equal(second.end_time!.getTime(), first.end_time!.getTime() + 2000, 'and extends again');
 
-  await until(() => feed.ended(a.id).length > 0 && feed.ended(unmet.id).length > 0, 20_000, 'both auction_ended');
-  await new Promise((r) => setTimeout(r, 1000));
+  await until(() => feed.ended(a.id).length > 0 && feed.ended(unmet.id).length > 0, { timeoutMs: 20_000, what: 'both auction_ended' });
+  await feed.settled([a.id, unmet.id]);
   const e = feed.ended(a.id);
   t.equal(e.length, 1, 'one auction_ended');
   t.equal(Date.parse(e[0].end_time), second.end_time!.getTime(), 'at the last extended end_time');

@@ -1,7 +1,9 @@
 import postgres from 'postgres';
+import { randomUUID } from 'node:crypto';
 import type { Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../helpers/app.ts';
+import { until } from '../helpers/wait.ts';
 
 /** A built app (no listener) on `url`, closed at teardown unless the test closed it first. */
 export async function startApp(t: Test, url: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance; close: () => Promise<void> }> {
@@ -21,30 +23,24 @@ export async function listenAuctions(t: Test, url: string) {
   };
   t.teardown(() => sql.end({ timeout: 1 }));
   const ended = (id?: string) => events.filter((e) => e.type === 'auction_ended' && (id === undefined || e.auction_id === id));
-  return { listen, events, ended };
+  /**
+   * Resolves once nothing more should arrive for these auctions: none of their start/end jobs waits to run
+   * (one held by a killed instance stays active until it expires), and a marker notified after that on
+   * each channel is in (notifications arrive in commit order).
+   */
+  const settled = async (ids: string[]) => {
+    await until(async () => (await sql`
+      select count(*)::int as n from pgboss.job where singleton_key = any(${ids}::text[]) and state < 'active'`)[0].n === 0,
+    { timeoutMs: 20_000, pollMs: 50, what: 'their jobs to run' });
+    const marker = randomUUID();
+    for (const id of ids) await sql`select pg_notify(${`auction:${id}`}, ${JSON.stringify({ type: 'marker', auction_id: id, marker })})`;
+    await until(() => ids.every((id) => events.some((e) => e.type === 'marker' && e.auction_id === id && (e as unknown as { marker: string }).marker === marker)),
+      { what: 'the markers' });
+  };
+  return { listen, events, ended, settled };
 }
 
-export async function until(pred: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Resolves once the database clock has passed `at`: for rules that are about time itself (an end, a soft close). */
+export async function untilDatabaseTime(sql: postgres.Sql, at: Date, what: string) {
+  await until(async () => (await sql`select clock_timestamp() >= ${at} as due`)[0].due, { timeoutMs: 30_000, pollMs: 20, what });
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// The service's way in: the auction row and its jobs in one transaction, as src/domain/auctions.ts does.
-export async function createScheduled(app: FastifyInstance, seller: string, startsIn: number, endsIn: number,
-  o: { softCloseSeconds?: number; reservePrice?: string } = {}) {
-  return app.pg.sql.begin(async (tx) => {
-    const [item] = await tx`select auction.create_item('lamp', '', ${seller}) as id`;
-    const [a] = await tx<{ id: string; start_time: Date; end_time: Date }[]>`
-      select * from auction.create_auction(${item.id}, ${seller},
-        clock_timestamp() + make_interval(secs => ${startsIn}), clock_timestamp() + make_interval(secs => ${endsIn}),
-        '10.00', '1.00', null, ${o.reservePrice ?? null}::numeric, null, ${o.softCloseSeconds ?? 0}::int)`;
-    await app.scheduleAuction(tx, a);
-    return a;
-  }) as Promise<{ id: string; start_time: Date; end_time: Date }>;
-}
-

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { freshDb } from '../helpers/db.ts';
-import { makeUser, bid } from '../helpers/fixtures.ts';
-import { startApp, listenAuctions, until, sleep, createScheduled } from './helpers.ts';
+import { makeAuction, makeUser, bid } from '../helpers/fixtures.ts';
+import { until } from '../helpers/wait.ts';
+import { startApp, listenAuctions } from './helpers.ts';
 
 /** An instance in its own process (src/server.ts), so it can be killed with SIGKILL. */
 async function spawnInstance(t: Test, url: string) {
@@ -37,17 +38,18 @@ t.test('three instances on one database: each auction ends exactly once, one ins
   const auctions = [];
   for (let i = 0; i < n; i++) {
     // ends spread over ~1.5–6 s after creation; every third gets a bid
-    const x = await createScheduled(i % 2 ? a.app : b.app, seller, -1, 1.5 + (i % 10) * 0.5);
+    const x = await makeAuction(db.sql, { seller, startsIn: -1, endsIn: 1.5 + (i % 10) * 0.5, schedule: (i % 2 ? a.app : b.app).scheduleAuction });
     await feed.listen(x.id);
     if (i % 3 === 0) t.ok((await bid(db.sql, x.id, bidder, '10.00')).accepted, 'bid accepted');
     auctions.push(x);
   }
-  await sleep(2500);
+  // mid-way: some have ended, most have not
+  await until(() => feed.ended().length >= 3, { timeoutMs: 20_000, what: 'the first auctions to end' });
   c.kill('SIGKILL');
   await b.close();
 
-  await until(() => new Set(feed.ended().map((e) => e.auction_id)).size === n, 40_000, `${n} auctions to end`);
-  await sleep(1500); // room for a duplicate, if there were one
+  await until(() => new Set(feed.ended().map((e) => e.auction_id)).size === n, { timeoutMs: 40_000, what: `${n} auctions to end` });
+  await feed.settled(auctions.map((x) => x.id)); // a duplicate, if there were one, is in by now
   const perAuction = new Map<string, number>();
   for (const e of feed.ended()) perAuction.set(e.auction_id, (perAuction.get(e.auction_id) ?? 0) + 1);
   t.same([...perAuction.values()].filter((k) => k !== 1), [], 'no auction ended twice');

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
 import { makeUser, makeAuction, bid } from '../helpers/fixtures.ts';
-import { startApp, listenAuctions, until, sleep, createScheduled } from './helpers.ts';
+import { until } from '../helpers/wait.ts';
+import { startApp, listenAuctions, untilDatabaseTime } from './helpers.ts';
 
 t.test('auctions created in psql with no job still start and end: catch-up at start-up, then the sweep', async (t) => {
   const db = await freshDb(t);
@@ -15,7 +16,7 @@ t.test('auctions created in psql with no job still start and end: catch-up at st
   const open = await makeAuction(db.sql, { seller, startsIn: 1, endsIn: 3 });
   for (const a of [overdue, open]) await feed.listen(a.id);
   t.ok((await bid(db.sql, overdue.id, bob, '20.00')).accepted);
-  await sleep(700);
+  await untilDatabaseTime(db.sql, overdue.end_time, 'the overdue auction to come due');
 
   await startApp(t, db.url);
   t.equal(feed.ended(overdue.id).length, 1, 'the overdue auction ended during start-up');
@@ -27,8 +28,8 @@ t.test('auctions created in psql with no job still start and end: catch-up at st
   const later = await makeAuction(db.sql, { seller, startsIn: 2, endsIn: 9 });
   await feed.listen(later.id);
 
-  await until(() => feed.ended(open.id).length > 0 && feed.ended(later.id).length > 0, 30_000, 'both to end');
-  await sleep(500);
+  await until(() => feed.ended(open.id).length > 0 && feed.ended(later.id).length > 0, { timeoutMs: 30_000, what: 'both to end' });
+  await feed.settled([open.id, later.id]);
   for (const a of [open, later]) {
     t.equal(feed.ended(a.id).length, 1, 'one auction_ended');
     t.equal(feed.events.filter((e) => e.type === 'auction_started' && e.auction_id === a.id).length, 1, 'one auction_started');
@@ -43,11 +44,11 @@ t.test('the sweep ends a due auction whose job is gone', async (t) => {
   const db = await freshDb(t);
   const { app } = await startApp(t, db.url);
   const feed = await listenAuctions(t, db.url);
-  const a = await createScheduled(app, await makeUser(db.sql, 'seller'), -1, 1);
+  const a = await makeAuction(db.sql, { startsIn: -1, endsIn: 1, schedule: app.scheduleAuction });
   await feed.listen(a.id);
   const gone = await db.sql`delete from pgboss.job where singleton_key = ${a.id}`;
   t.equal(gone.count, 2, 'both its jobs deleted');
-  await until(() => feed.ended(a.id).length > 0, 20_000, 'auction_ended');
+  await until(() => feed.ended(a.id).length > 0, { timeoutMs: 20_000, what: 'auction_ended' });
   t.equal(feed.ended(a.id).length, 1);
   t.ok(app.readinessChecks.get('jobs')!(), 'jobs readiness check is up');
 });

@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import { freshDb } from '../helpers/db.ts';
-import { Client, TEST_SECRET, connectClient, inSeconds, startInstance, tokenFor } from '../helpers/app.ts';
+import { Client, TEST_SECRET, connectClient, startInstance, tokenFor } from '../helpers/app.ts';
 import { build } from '../../src/build.ts';
 import { loadConfig } from '../../src/config.ts';
 
@@ -67,8 +67,7 @@ t.test('a user cannot bid as another: the bidder is always the token subject', a
   const seller = await connectClient(t, inst, 'auth-seller');
   const mallory = await connectClient(t, inst, 'mallory');
   const alice = await tokenFor('alice');
-  const { auction_id: id } = await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Target' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 1 } });
+  const id = await seller.createAuction({ item: { name: 'Target' }, startingPrice: 1 });
   t.match(await mallory.request({ type: 'place_bid', auction_id: id, user_id: alice.userId, data: { amount: 5 } }),
     { type: 'error', error: { code: 'invalid_message' } }, 'a user_id field is refused');
   t.match(await mallory.request({ type: 'place_bid', auction_id: id, data: { amount: 5, user_id: alice.userId } }),

@@ -1,34 +1,29 @@
 // What fan-out costs per event and per idle socket: one serialization per event whatever the number of
 // subscribers, the same frame bytes to each, the slow-consumer bound on that path, the user's own channel from
 // the first frame on, and no upgrade request kept alive by an open socket.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { IncomingMessage } from 'node:http';
 import * as ws from 'ws';
 import { freshDb } from '../helpers/db.ts';
-import { connectClient, inSeconds, startInstance, type Client } from '../helpers/app.ts';
+import { connectClient, startInstance } from '../helpers/app.ts';
 import { metrics } from '../../src/metrics.ts';
-import { Connection } from '../../src/realtime/connection.ts';
-import { Feeds, Outgoing, textFrame } from '../../src/realtime/feeds.ts';
-import type { ListenHub } from '../../src/realtime/listen-hub.ts';
+import { Feeds, type ChannelHub, type Subscriber } from '../../src/realtime/feeds.ts';
+import { Outgoing, textFrame } from '../../src/realtime/frames.ts';
+import { SocketTransport, type WsLike } from '../../src/realtime/transport.ts';
 import { makeAuction } from '../helpers/fixtures.ts';
+import { until } from '../helpers/wait.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);
-
-async function newAuction(seller: Client) {
-  const m = await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Lamp' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 1, min_increment: 1 } });
-  return m.auction_id!;
-}
 const count = async (c: typeof metrics.fanoutMessages) => (await c.get()).values[0]?.value ?? 0;
 
 t.test('a bid is serialized once for all local subscribers, and each gets the same bytes', async (t) => {
   const seller = await connectClient(t, inst, 'b-seller');
   const bidder = await connectClient(t, inst, 'b-bidder');
   const watchers = await Promise.all([1, 2, 3, 4, 5].map((i) => connectClient(t, inst, `b-watcher-${i}`)));
-  const id = await newAuction(seller);
+  const id = await seller.createAuction({ startingPrice: 1 });
   for (const w of watchers) await w.request({ type: 'subscribe', auction_id: id });
   const raw = watchers.map(() => [] as string[]);
   watchers.forEach((w, i) => w.ws.on('message', (d) => raw[i].push(d.toString())));
@@ -46,24 +41,32 @@ t.test('a bid is serialized once for all local subscribers, and each gets the sa
   t.match(JSON.parse(frames[0]!), { type: 'bid_placed', auction_id: id, seq: 2, data: { amount: 3, user_id: bidder.userId } });
 });
 
-t.test('notifications that arrive while a feed is busy go out together: one write per socket', async (t) => {
+t.test('notifications that arrive before the feed takes its next step go out together: one write per socket', async (t) => {
   // a hub that records the handler instead of LISTENing, so the test decides when notifications arrive
   const handlers = new Map<string, (payload: string) => void>();
-  const hub = { subscribe: async (c: string, h: (p: string) => void) => { handlers.set(c, h); return async () => {}; }, onResync: () => {} };
-  const feeds = new Feeds(db.sql, hub as unknown as ListenHub, inst.app.log);
+  const hub: ChannelHub = { subscribe: async (c, h) => { handlers.set(c, h); return async () => {}; }, onResync: () => {} };
+  const feeds = new Feeds(inst.app.auctions, hub, inst.app.log);
   const { id } = await makeAuction(db.sql);
   const writes: Outgoing[] = [];
-  const sub = { send: (m: string | Outgoing) => { if (typeof m !== 'string') writes.push(m); } };
-  t.ok(await feeds.subscribe(id, sub, () => {}));
+  let wrote: () => void = () => {};
+  const sub: Subscriber = {
+    send: (m) => { if (typeof m !== 'string') { writes.push(m); wrote(); } },
+    resubscribe: () => t.fail('resubscribe'),
+  };
+  const nextWrite = () => new Promise<void>((resolve) => { wrote = resolve; });
+  const handle = await feeds.subscribe(id, sub, { onSnapshot: () => {} });
+  t.ok(handle);
   const notify = (seq: number) => handlers.get(`auction:${id}`)!(JSON.stringify({
     type: 'bid_placed', auction_id: id, seq, bid_id: `00000000-0000-4000-8000-00000000000${seq}`, user_id: '00000000-0000-4000-8000-000000000001',
     amount: `${10 + seq}.00`, kind: 'bid', reserve_met: true, time: new Date().toISOString() }));
+  let written = nextWrite();
   notify(1);
   notify(2);
   notify(3);
-  await new Promise((r) => setTimeout(r, 50));
+  await written;
+  written = nextWrite();
   notify(4);
-  await new Promise((r) => setTimeout(r, 50));
+  await written;
   t.same(writes.map((w) => w.texts.map((x) => JSON.parse(x).seq)), [[1, 2, 3], [4]], 'three in one write, then one');
   // the batch is frames back to back: a client reads three messages from it
   const { Receiver } = ws as unknown as { Receiver: new (o: { isServer: boolean }) => import('node:stream').Writable };
@@ -72,7 +75,8 @@ t.test('notifications that arrive while a feed is busy go out together: one writ
   r.on('message', (d: Buffer) => got.push(JSON.parse(d.toString()).seq));
   r.write(writes[0].frame);
   t.same(got, [1, 2, 3]);
-  await feeds.unsubscribe(id, sub);
+  await handle!.unsubscribe();
+  t.equal(feeds.size, 0, 'the last member gone, the feed is dropped');
 });
 
 t.test('textFrame is a valid unmasked text frame at every length encoding', async (t) => {
@@ -90,38 +94,46 @@ t.test('textFrame is a valid unmasked text frame at every length encoding', asyn
   }
 });
 
+/** A `ws` socket as far as the transport sees it, recording what is done to it. */
+function fakeSocket(t: Test) {
+  const ws = {
+    readyState: 1, OPEN: 1, extensions: '', bufferedAmount: 0, closed: undefined as [number, string] | undefined,
+    send: () => t.fail('ws.send'), ping: () => {}, terminate: () => {}, on: () => undefined,
+    close: (code?: number, reason?: string) => { ws.closed = [code!, reason!]; },
+  } satisfies WsLike & Record<string, unknown>;
+  return ws;
+}
+
 t.test('a broadcast to a socket over WS_MAX_BUFFERED_BYTES closes it with 4008 instead of writing', async (t) => {
-  let closed: number | undefined;
   const written: Buffer[] = [];
-  const ws = { readyState: 1, OPEN: 1, extensions: '', bufferedAmount: 0, send: () => t.fail('ws.send'), close: (code: number) => { closed = code; } };
-  const tcp = { write: (b: Buffer) => { written.push(b); return true; } };
-  const app = { config: { WS_RATE_BURST: 10, WS_MAX_BUFFERED_BYTES: 1024 }, log: inst.app.log };
-  const conn = new Connection(ws as never, 'u', { app, feeds: {} } as never, tcp as never);
-  const out = new Outgoing({ type: 'bid_placed', seq: 1, timestamp: 0 });
-  conn.send(out);
+  const ws = fakeSocket(t);
+  const transport = new SocketTransport(ws, { maxBufferedBytes: 1024, ratePerSec: 10, burst: 10 }, { write: (b: Buffer) => { written.push(b); return true; } });
+  const out = new Outgoing({ type: 'pong', timestamp: 0 });
+  transport.send(out);
   t.same(written, [out.frame], 'under the bound: the shared frame, written as is');
   ws.bufferedAmount = 1025;
-  conn.send(out);
-  t.equal(closed, 4008);
+  transport.send(out);
+  t.equal(ws.closed?.[0], 4008);
   t.equal(written.length, 1);
-  t.equal(conn.isClosing, true);
+  t.equal(transport.isClosing, true);
 });
 
 t.test("the user's own channel: from a socket's first frame on, not before", async (t) => {
   const seller = await connectClient(t, inst, 'p-seller');
-  const id = await newAuction(seller);
+  const id = await seller.createAuction({ startingPrice: 1 });
   const pinged = await connectClient(t, inst, 'p-seller'); // a second socket of the same user: one ping
   await pinged.request({ type: 'ping' });
   const silent = await connectClient(t, inst, 'p-seller'); // and a third that never speaks
   await db.sql`select auction.end_auction(${id})`;
   for (const c of [seller, pinged]) t.match(await c.next((m) => m.type === 'auction_ended' && m.auction_id === id), { data: { status: 'ended' } });
-  await new Promise((r) => setTimeout(r, 200));
+  // its ping starts its own channel only now: had it listened before, the end would be in before the pong
+  await silent.settled();
   t.same(silent.messages.filter((m) => m.auction_id === id), [], 'a silent socket hears only what it subscribes to');
 });
 
 t.test('a first frame that is a bid hears the outbid that follows it', async (t) => {
   const seller = await connectClient(t, inst, 'o-seller');
-  const id = await newAuction(seller);
+  const id = await seller.createAuction({ startingPrice: 1 });
   const bob = await connectClient(t, inst, 'o-bob');
   const carol = await connectClient(t, inst, 'o-carol');
   t.match(await bob.request({ type: 'place_bid', auction_id: id, data: { amount: 5 } }), { type: 'bid_accepted' });
@@ -139,10 +151,7 @@ t.test('an open socket does not keep its upgrade request alive', async (t) => {
   const c = await connectClient(t, inst, 'gc-watcher');
   t.match(await c.request({ type: 'ping' }), { type: 'pong' });
   t.equal(refs.length, 1);
-  for (let i = 0; i < 10 && refs[0].deref(); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    gc();
-  }
+  await until(() => { gc(); return refs[0].deref() === undefined; }, { what: 'the upgrade request to be collected', pollMs: 20, timeoutMs: 2000 });
   t.equal(refs[0].deref(), undefined, 'collected while the socket is open');
   t.match(await c.request({ type: 'ping' }), { type: 'pong' }, 'and the socket still works');
 });

@@ -1,33 +1,35 @@
 // A feed whose database reads fail or hang: no subscriber is left believing it is subscribed to nothing,
 // and no read that never settles stalls the auction for the other sockets of the instance.
-import t from 'tap';
-import type { Sql } from 'postgres';
+import t, { type Test } from 'tap';
+import pino from 'pino';
 import { freshDb } from '../helpers/db.ts';
 import { bid, makeAuction, makeUser } from '../helpers/fixtures.ts';
-import { startInstance } from '../helpers/app.ts';
-import { Feeds, type Outgoing } from '../../src/realtime/feeds.ts';
-import { Connection } from '../../src/realtime/connection.ts';
-import type { ListenHub } from '../../src/realtime/listen-hub.ts';
+import { auctionService } from '../../src/domain/service.ts';
+import { Feeds, type ChannelHub, type FeedSource, type Subscriber } from '../../src/realtime/feeds.ts';
+import { makeHandlers } from '../../src/realtime/handlers.ts';
+import { Session } from '../../src/realtime/session.ts';
+import { SocketTransport, type WsLike } from '../../src/realtime/transport.ts';
 
 const db = await freshDb(t);
-const inst = await startInstance(t, db.url);
+const log = pino({ level: 'silent' });
+const auctions = auctionService({ sql: db.sql, db: db.db, schedule: async () => {}, batch: { maxBatch: 8, concurrency: 1, timeoutMs: 5000 } });
 
-// reads of the bid log fail, hang or pass, as the test says; everything else goes to the database
+// reads of the bid log fail, hang or pass, as the test says; the auction itself is always read
 let bids: 'ok' | 'fail' | 'hang' = 'ok';
-const sql = ((strings: TemplateStringsArray, ...args: unknown[]) => {
-  if (strings.join('?').includes('from auction.bids b') && bids !== 'ok') {
-    return bids === 'hang' ? new Promise(() => {}) : Promise.reject(new Error('connection cut'));
-  }
-  return (db.sql as unknown as (s: TemplateStringsArray, ...a: unknown[]) => Promise<unknown>)(strings, ...args);
-}) as unknown as Sql;
-const hub = { subscribe: async () => async () => {}, onResync: () => {} };
-const feeds = new Feeds(sql, hub as unknown as ListenHub, inst.app.log);
+const source: FeedSource = {
+  getAuction: (id) => auctions.getAuction(id),
+  bidsSince: (id, after, limit) => bids === 'ok' ? auctions.bidsSince(id, after, limit)
+    : bids === 'hang' ? new Promise(() => {}) : Promise.reject(new Error('connection cut')),
+};
+const hub: ChannelHub = { subscribe: async () => async () => {}, onResync: () => {} };
+const READ_DEADLINE_MS = 200;
+const feeds = new Feeds(source, hub, log, { readDeadlineMs: READ_DEADLINE_MS });
 
 const { id } = await makeAuction(db.sql, { startingPrice: '1.00', minIncrement: '1.00' });
 const u = await makeUser(db.sql, 'ff-bidder');
 for (const amount of ['1.00', '2.00', '3.00']) await bid(db.sql, id, u, amount);
 
-type Sub = { send: (m: string | Outgoing) => void; resubscribe: (why: string) => void; got: number[]; told: string[] };
+type Sub = Subscriber & { got: number[]; told: string[] };
 const subscriber = (): Sub => {
   const s: Sub = { got: [], told: [], send: (m) => { if (typeof m === 'string') s.got.push(JSON.parse(m).seq); }, resubscribe: (why) => { s.told.push(why); } };
   return s;
@@ -37,42 +39,56 @@ t.test('a replay cut short after the snapshot tells the subscriber to start over
   const s = subscriber();
   let snapshots = 0;
   bids = 'fail';
-  await t.rejects(feeds.subscribe(id, s, () => { snapshots++; }, 0), /connection cut/);
+  await t.rejects(feeds.subscribe(id, s, { onSnapshot: () => { snapshots++; }, sinceSeq: 0 }), /connection cut/);
   bids = 'ok';
   t.equal(snapshots, 1, 'the snapshot had gone out');
   t.same(s.told, ['the replay since since_seq failed']);
+  t.equal(feeds.size, 0, 'no feed kept for it');
   // the same subscriber, resubscribing, gets the whole replay
-  await feeds.subscribe(id, s, () => {}, 0);
+  const handle = await feeds.subscribe(id, s, { onSnapshot: () => {}, sinceSeq: 0 });
   t.same(s.got, [1, 2, 3]);
-  await feeds.unsubscribe(id, s);
+  await handle!.unsubscribe();
 });
 
-t.test('a read that never settles fails its step after the deadline; the next subscriber is served', async (t) => {
+t.test('a read that never settles fails its step after the read deadline; the next subscriber is served', async (t) => {
   const stuck = subscriber();
   bids = 'hang';
-  const started = Date.now();
-  const first = feeds.subscribe(id, stuck, () => {}, 0);
+  const first = feeds.subscribe(id, stuck, { onSnapshot: () => {}, sinceSeq: 0 });
   const second = subscriber();
-  const next = feeds.subscribe(id, second, () => {}, 1); // queued behind the stuck step
-  await t.rejects(first, /reading bids took over/);
-  t.ok(Date.now() - started >= 4_000, 'after the read deadline');
+  const next = feeds.subscribe(id, second, { onSnapshot: () => {}, sinceSeq: 1 }); // queued behind the stuck step
+  await t.rejects(first, new RegExp(`reading bids took over ${READ_DEADLINE_MS} ms`));
   t.same(stuck.told, ['the replay since since_seq failed']);
   bids = 'ok';
-  await next.catch(() => {}); // its own read may have started while the log still hung
+  const held = await next.catch(() => undefined); // its own read may have started while the log still hung
   const third = subscriber();
-  await feeds.subscribe(id, third, () => {}, 1);
+  const handle = await feeds.subscribe(id, third, { onSnapshot: () => {}, sinceSeq: 1 });
   t.same(third.got, [2, 3], 'the feed is not stalled');
-  await feeds.unsubscribe(id, second);
-  await feeds.unsubscribe(id, third);
+  await held?.unsubscribe();
+  await handle!.unsubscribe();
 });
 
-t.test('a socket told to start over is closed with 1013 (reconnect and resume)', async (t) => {
-  let closed: [number, string] | undefined;
-  const ws = { readyState: 1, OPEN: 1, extensions: '', bufferedAmount: 0, send: () => {}, close: (code: number, reason: string) => { closed = [code, reason]; } };
-  const conn = new Connection(ws as never, 'u', { app: { config: { WS_RATE_BURST: 10, WS_MAX_BUFFERED_BYTES: 1024 }, log: inst.app.log }, feeds: {} } as never);
-  conn.resubscribe('the replay since since_seq failed');
-  t.equal(closed?.[0], 1013);
-  t.match(closed?.[1], /resubscribe with since_seq/);
-  t.ok(Buffer.byteLength(closed![1]) <= 123, 'a close reason fits its 123 bytes');
-  t.equal(conn.isClosing, true);
+/** A `ws` socket as far as the transport sees it, recording sends and the close. */
+function fakeSocket() {
+  const ws = {
+    readyState: 1, OPEN: 1, extensions: '', bufferedAmount: 0, sent: [] as string[], closed: undefined as [number, string] | undefined,
+    send: (text: string) => { ws.sent.push(text); }, ping: () => {}, terminate: () => {}, on: () => undefined,
+    close: (code?: number, reason?: string) => { ws.closed = [code!, reason!]; },
+  } satisfies WsLike & Record<string, unknown>;
+  return ws;
+}
+
+t.test('a socket whose replay broke after its snapshot is closed with 1013 (reconnect and resume)', async (t: Test) => {
+  const ws = fakeSocket();
+  const session = new Session(new SocketTransport(ws, { maxBufferedBytes: 1 << 20, ratePerSec: 100, burst: 100 }), u, {
+    handlers: makeHandlers({ auctions, feeds, maxSubscriptions: 10 }), hub, log, requestTimeoutMs: 5000, ratePerSec: 100,
+  });
+  bids = 'fail';
+  await session.onFrame(Buffer.from(JSON.stringify({ type: 'subscribe', auction_id: id, request_id: 's1', data: { since_seq: 0 } })), false);
+  bids = 'ok';
+  t.match(JSON.parse(ws.sent[0]), { type: 'auction_update', request_id: 's1', data: { subscribed: true } }, 'the snapshot went out');
+  t.equal(ws.closed?.[0], 1013);
+  t.match(ws.closed?.[1], /resubscribe with since_seq/);
+  t.ok(Buffer.byteLength(ws.closed![1]) <= 123, 'a close reason fits its 123 bytes');
+  t.equal(session.subscriptions.size, 0, 'and it holds no subscription');
+  await session.end();
 });

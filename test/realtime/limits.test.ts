@@ -1,15 +1,11 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
-import { connectClient, inSeconds, startInstance, type Client } from '../helpers/app.ts';
+import { connectClient, startInstance, type Client } from '../helpers/app.ts';
 import { makeUser } from '../helpers/fixtures.ts';
+import { until } from '../helpers/wait.ts';
 
 const db = await freshDb(t);
-
-async function newAuction(seller: Client) {
-  const m = await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Lamp' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 1, min_increment: 1 } });
-  return m.auction_id!;
-}
+const newAuction = (seller: Client) => seller.createAuction({ startingPrice: 1 });
 
 function pause(c: Client) {
   (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
@@ -35,9 +31,8 @@ t.test('a slow consumer is closed with 4008 and can resume by seq', async (t) =>
   pause(slow);
   slow.send({ type: 'subscribe', auction_id: id, data: { since_seq: 0 } });
   // the server buffers the replay for a reader that does not read, until the bound trips
-  const deadline = Date.now() + 30_000;
   const cut = () => [...inst.app.connections].some((c) => c.userId === slow.userId && c.isClosing);
-  while (!cut() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await until(cut, { timeoutMs: 30_000, pollMs: 50, what: 'the server to close the slow socket' });
   t.ok(cut(), 'the server closed the slow socket');
   resume(slow);
   t.equal(await slow.closed(15_000), 4008);
@@ -80,9 +75,8 @@ t.test('a peer that stops answering pings is dropped', async (t) => {
   const live = await connectClient(t, inst, 'alive');
   t.equal(inst.app.connections.size, 2);
   pause(c);
-  const deadline = Date.now() + 5000;
-  while (inst.app.connections.size > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  t.equal(inst.app.connections.size, 1, 'the silent peer was terminated');
+  await until(() => inst.app.connections.size === 1, 'the silent peer to be dropped');
+  t.same([...inst.app.connections].map((s) => s.userId), [live.userId], 'the silent peer was terminated');
   t.match(await live.request({ type: 'ping' }), { type: 'pong' }, 'the answering one stays');
 });
 
@@ -97,14 +91,15 @@ t.test('graceful shutdown answers in-flight bids, then closes sockets with 1001'
   await holder`begin`;
   await holder`select 1 from auction.auctions where id = ${id} for update`;
   const reply = bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 5 } });
-  const deadline = Date.now() + 5000;
-  while (![...inst.app.connections].some((c) => c.inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await until(() => [...inst.app.connections].some((c) => c.inFlight > 0), 'the bid to be in flight');
   const closing = inst.close();
-  await new Promise((r) => setTimeout(r, 200));
+  // shutdown has begun once new HTTP requests are refused; the bid still waits for the lock
+  await until(async () => (await fetch(`${inst.http}/health`).then((r) => r.status, () => 0)) !== 200, 'shutdown to begin');
   t.equal(bidder.closeCode, undefined, 'not closed while the bid is in flight');
   await holder`commit`;
   holder.release();
   t.match(await reply, { type: 'bid_accepted' });
+  t.equal(bidder.closeCode, undefined, 'answered before the socket closed');
   t.equal(await bidder.closed(), 1001);
   await closing;
   const [row] = await db.sql`select seq from auction.auctions where id = ${id}`;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
-import { connectClient, inSeconds, startInstance } from '../helpers/app.ts';
+import { connectClient, startInstance } from '../helpers/app.ts';
+import { auctionInput } from '../helpers/fixtures.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);
@@ -10,8 +11,8 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
   const alice = await connectClient(t, inst, 'alice');
   const bob = await connectClient(t, inst, 'bob');
 
-  const created = await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Teapot', description: 'blue' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 10, min_increment: '0.50' } });
+  const created = await seller.request({ type: 'create_auction', data: auctionInput({
+    item: { name: 'Teapot', description: 'blue' }, startingPrice: 10, minIncrement: '0.50' }) });
   t.equal(created.type, 'auction_created');
   const id = created.auction_id!;
   t.match(created.data, { status: 'pending', starting_price: 10, current_price: 10, min_increment: 0.5, seq: 0 });
@@ -48,6 +49,7 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
   t.match(unsub, { type: 'auction_update', data: { subscribed: false } });
   await bob.request({ type: 'place_bid', auction_id: id, data: { amount: 700 } });
   await seller.next((m) => m.type === 'bid_placed' && m.seq === 3);
+  await alice.settled(); // the broadcast that reached the seller would have been written to alice before this pong
   t.equal(alice.bids(id).length, 2, 'an unsubscribed socket hears no more bids');
 
   t.match(await alice.request({ type: 'ping' }), { type: 'pong' });
@@ -56,8 +58,7 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
 t.test('a retried place_bid with the same request_id bids once', async (t) => {
   const seller = await connectClient(t, inst, 'seller2');
   const carol = await connectClient(t, inst, 'carol');
-  const id = (await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Vase' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 5 } })).auction_id!;
+  const id = await seller.createAuction({ item: { name: 'Vase' }, startingPrice: 5 });
   const first = await carol.request({ type: 'place_bid', auction_id: id, request_id: 'r-1', data: { amount: 5 } });
   const again = await carol.request({ type: 'place_bid', auction_id: id, request_id: 'r-1', data: { amount: 5 } });
   t.match(first, { type: 'bid_accepted', data: { duplicate: false } });
@@ -67,8 +68,7 @@ t.test('a retried place_bid with the same request_id bids once', async (t) => {
 t.test('resume: subscribe with since_seq replays the missed bids in order, then continues live', async (t) => {
   const seller = await connectClient(t, inst, 'seller3');
   const dan = await connectClient(t, inst, 'dan');
-  const id = (await seller.request({ type: 'create_auction', data: {
-    item: { name: 'Clock' }, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 1, min_increment: 1 } })).auction_id!;
+  const id = await seller.createAuction({ item: { name: 'Clock' }, startingPrice: 1 });
   for (let i = 1; i <= 5; i++) await dan.request({ type: 'place_bid', auction_id: id, data: { amount: i } });
   const late = await connectClient(t, inst, 'erin');
   const sub = await late.request({ type: 'subscribe', auction_id: id, data: { since_seq: 2 } });
@@ -92,7 +92,7 @@ t.test('bad input gets a typed error and the socket keeps working', async (t) =>
   t.match(await c.request({ type: 'place_bid', auction_id: '00000000-0000-4000-8000-000000000000', data: { amount: 5 } }),
     { type: 'bid_rejected', data: { reason: 'auction_not_found' } });
   t.match(await c.request({ type: 'subscribe', auction_id: '00000000-0000-4000-8000-000000000000' }), { type: 'error', error: { code: 'auction_not_found' } });
-  t.match(await c.request({ type: 'create_auction', data: { item: { name: 'x' }, start_time: inSeconds(10), end_time: inSeconds(5), starting_price: 1 } }),
+  t.match(await c.request({ type: 'create_auction', data: auctionInput({ startsIn: 10, endsIn: 5 }) }),
     { type: 'error', error: { code: 'invalid_argument' } });
   t.match(await c.request({ type: 'list_auctions', data: { cursor: 'garbage' } }), { type: 'error', error: { code: 'invalid_argument' } });
   c.ws.send(Buffer.from([1, 2, 3]), { binary: true });

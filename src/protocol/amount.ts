@@ -18,15 +18,3 @@ export const amountSchema = z
 export function toJsonAmount(value: string | null | undefined): number | null {
   return value == null ? null : Number(value);
 }
-
-/** "601.5" -> 60150n: exact integer cents. */
-export function toCents(value: string): bigint {
-  const [whole, frac = ''] = value.split('.');
-  return BigInt(whole) * 100n + BigInt((frac + '00').slice(0, 2));
-}
-
-export function fromCents(cents: bigint): string {
-  const sign = cents < 0n ? '-' : '';
-  const abs = cents < 0n ? -cents : cents;
-  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
-}

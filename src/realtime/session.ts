@@ -1,0 +1,159 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { toClientError } from '../db/errors.ts';
+import { OutcomeUnknownError } from '../domain/bids.ts';
+import { metrics } from '../metrics.ts';
+import { CLOSE } from '../protocol/close-codes.ts';
+import type { ServerMessage } from '../protocol/messages.ts';
+import { errorMessage } from '../protocol/render.ts';
+import { CLIENT_TYPES, clientMessage, type ClientMessage } from '../protocol/requests.ts';
+import { withDeadline } from '../util/deadline.ts';
+import type { ChannelHub, FeedSubscription, Subscriber } from './feeds.ts';
+import type { Outgoing } from './frames.ts';
+import type { Handlers, SessionContext } from './handlers.ts';
+import { PersonalChannel } from './personal.ts';
+import type { SocketTransport } from './transport.ts';
+
+export type SessionDeps = {
+  handlers: Handlers;
+  hub: ChannelHub;
+  log: FastifyBaseLogger;
+  /** a message without an answer by then replies outcome_unknown, so one call that never settles holds up nothing */
+  requestTimeoutMs: number;
+  ratePerSec: number;
+};
+
+const settled = Promise.resolve();
+
+/**
+ * One connected user: each frame parsed and validated, run by its handler in order, and answered; also a
+ * feed member for every auction it watches, and the listener of the user's own channel.
+ * An idle socket costs little: the logger, its id and the user's own channel come with the first use.
+ */
+export class Session implements Subscriber, SessionContext {
+  readonly userId: string;
+  readonly transport: SocketTransport;
+  readonly subscriptions = new Map<string, FeedSubscription>();
+  /** frames received and not yet answered */
+  inFlight = 0;
+  private deps: SessionDeps;
+  private chain: Promise<void> = settled;
+  private personal: PersonalChannel | undefined;
+  private logger: FastifyBaseLogger | undefined;
+  private ended = false;
+
+  constructor(transport: SocketTransport, userId: string, deps: SessionDeps) {
+    this.transport = transport;
+    this.userId = userId;
+    this.deps = deps;
+  }
+
+  get log(): FastifyBaseLogger {
+    return (this.logger ??= this.deps.log.child({ conn: randomUUID(), user: this.userId }));
+  }
+
+  get subscriber(): Subscriber {
+    return this;
+  }
+
+  get closing() {
+    return this.ended || this.transport.isClosing;
+  }
+
+  get isClosing() {
+    return this.transport.isClosing;
+  }
+
+  send(m: string | Outgoing) {
+    this.transport.send(m);
+  }
+
+  reply(m: ServerMessage) {
+    if (m.type === 'error') metrics.wsErrors.inc({ code: m.error.code });
+    this.transport.send(JSON.stringify(m));
+  }
+
+  /** A subscription broke after its snapshot was sent: closing makes the client resume every subscription by seq. */
+  resubscribe(reason: string) {
+    this.transport.close(CLOSE.tryAgain, `${reason}: reconnect and resubscribe with since_seq`);
+  }
+
+  close(code: number, reason: string) {
+    this.transport.close(code, reason);
+  }
+
+  terminate() {
+    this.transport.terminate();
+  }
+
+  /** Entry point for every frame: one socket's frames run in order; never throws (errors here would skip fastify's handler). */
+  onFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
+    this.inFlight++;
+    // the first frame waits for the LISTEN, so an outbid right after this socket's first bid is not missed
+    if (!this.personal) {
+      this.personal = new PersonalChannel({
+        hub: this.deps.hub, userId: this.userId, deliver: (text) => this.transport.send(text),
+        watching: (id) => this.subscriptions.has(id), log: () => this.log,
+      });
+      this.chain = this.personal.start();
+    }
+    const next = this.chain.then(() => this.process(raw, isBinary)).finally(() => { this.inFlight--; });
+    this.chain = next;
+    return next;
+  }
+
+  /** The socket closed: every membership and the user's channel are let go. */
+  async end() {
+    this.ended = true;
+    void this.personal?.close();
+    const held = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    await Promise.all(held.map((s) => s.unsubscribe()));
+  }
+
+  private async process(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
+    const frame = this.transport.admit(raw, isBinary);
+    if ('closed' in frame) return;
+    if ('refused' in frame) {
+      return frame.refused === 'binary' ? this.reply(errorMessage('binary_not_supported', 'send JSON text frames'))
+        : this.reply(errorMessage('rate_limited', `more than ${this.deps.ratePerSec} messages per second`));
+    }
+    const m = this.parse(frame.text);
+    if (!m) return;
+    metrics.wsMessages.inc({ type: m.type });
+    try {
+      // the handler of this message's type (the union of handlers cannot be called with the union of messages)
+      const run = this.deps.handlers[m.type] as (m: ClientMessage, s: SessionContext) => Promise<void>;
+      // one socket's frames run in order, so a call that never settles must not hold up the rest
+      await withDeadline(run(m, this), this.deps.requestTimeoutMs, () => {
+        throw new OutcomeUnknownError('no answer in time; retry with the same request_id');
+      });
+    } catch (err) {
+      const ce = toClientError(err);
+      if (ce.code === 'internal') this.log.error({ err, type: m.type }, 'message handler failed');
+      this.reply(errorMessage(ce.code, ce.message, m.request_id, 'auction_id' in m ? m.auction_id : undefined));
+    }
+  }
+
+  /** The frame as a client message, or undefined after replying why it is not one. */
+  private parse(text: string): ClientMessage | undefined {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      this.reply(errorMessage('invalid_json', 'frame is not valid JSON'));
+      return undefined;
+    }
+    const parsed = clientMessage.safeParse(json);
+    if (parsed.success) return parsed.data;
+    const { request_id: rid, type } = (typeof json === 'object' && json !== null ? json : {}) as { request_id?: unknown; type?: unknown };
+    const requestId = typeof rid === 'string' ? rid.slice(0, 128) : undefined;
+    if (typeof type !== 'string' || !(CLIENT_TYPES as readonly string[]).includes(type)) {
+      this.reply(errorMessage('unknown_type', `type must be one of ${CLIENT_TYPES.join(', ')}`, requestId));
+    } else {
+      this.reply(errorMessage('invalid_message', z.prettifyError(parsed.error).slice(0, 500), requestId));
+    }
+    return undefined;
+  }
+}
