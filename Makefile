@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 NODE := node_modules/.bin/node
 
-.PHONY: install test check run psql clean bench soak browser
+.PHONY: install test check run psql clean bench soak browser nginx
 
 node_modules/.installed: package.json package-lock.json $(wildcard patches/*.patch)
 	npm ci --no-audit --no-fund --loglevel=error
@@ -9,7 +9,7 @@ node_modules/.installed: package.json package-lock.json $(wildcard patches/*.pat
 
 install: node_modules/.installed
 
-test: install browser
+test: install browser nginx
 	npm test --silent -- $(ARGS)
 
 # Chromium for test/browser (Debian's package), installed only when missing; apt-get needs root
@@ -19,6 +19,15 @@ browser:
 	  echo "# installing chromium for the browser tests"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# nginx for test/deploy (Debian's package), installed only when missing; without root the test skips
+nginx:
+	@if [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make nginx: /usr/sbin/nginx is missing, so the load balancer test will skip; as root: apt-get install -y nginx" >&2; exit 0; fi; \
+	  echo "# installing nginx for the load balancer test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq nginx >/dev/null; \
 	fi
 
 check: install
