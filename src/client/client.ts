@@ -1,16 +1,18 @@
 // AuctionClient: one WebSocket for any number of auctions, with promise replies matched by request_id,
-// typed events, automatic reconnect that resumes each auction by seq, and a server clock estimate.
+// typed events, subscriptions that resume themselves by seq after a reconnect, and a server clock estimate.
 // Runs in browsers and in Node 24 (global WebSocket); no Node-only imports.
+import { CLOSE } from '../protocol/close-codes.ts';
+import {
+  STATUS_TYPES, type AuctionList, type AuctionSnapshot, type AuctionUpdateData, type BidAcceptedData, type BidList,
+  type BidRejectedData, type ServerMessage, type StatusType,
+} from '../protocol/messages.ts';
+import type { CreateAuctionRequest, ListAuctionsRequest, ListBidsRequest } from '../protocol/requests.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { ServerClock } from './clock.ts';
 import { Emitter } from './emitter.ts';
 import { AuctionError, BidRejectedError, RequestFailedError } from './errors.ts';
 import { requestIds } from './ids.ts';
-import type {
-  AuctionCancelledData, AuctionEndedData, AuctionEvent, AuctionExtendedData, AuctionList, AuctionSnapshot,
-  AuctionStartedData, BidAcceptedData, BidPlacedData, BidRejectedData, CreateAuctionInput, ListAuctionsInput,
-  OutbidData, ServerMessage,
-} from './types.ts';
+import { AuctionSubscription, remember, type AuctionEvent, type StatusEvent } from './subscription.ts';
 
 /** The part of the WebSocket API the client uses: the browser's, Node 24's global, or `ws`. */
 export type SocketLike = {
@@ -42,14 +44,15 @@ export type ClientOptions = {
   keepaliveMs?: number;
 };
 
+/** Every auction's events on the client itself; a subscription has the same for its own auction. */
 export type ClientEvents = {
-  bid_placed: AuctionEvent<'bid_placed', BidPlacedData>;
-  auction_update: AuctionEvent<'auction_update', AuctionSnapshot>;
-  auction_started: AuctionEvent<'auction_started', AuctionStartedData>;
-  auction_ended: AuctionEvent<'auction_ended', AuctionEndedData>;
-  auction_cancelled: AuctionEvent<'auction_cancelled', AuctionCancelledData>;
-  auction_extended: AuctionEvent<'auction_extended', AuctionExtendedData>;
-  outbid: AuctionEvent<'outbid', OutbidData>;
+  bid_placed: AuctionEvent<'bid_placed'>;
+  auction_update: AuctionEvent<'auction_update'>;
+  auction_started: AuctionEvent<'auction_started'>;
+  auction_ended: AuctionEvent<'auction_ended'>;
+  auction_cancelled: AuctionEvent<'auction_cancelled'>;
+  auction_extended: AuctionEvent<'auction_extended'>;
+  outbid: AuctionEvent<'outbid'>;
   /** an unrequested server error, or a resubscribe that failed after a reconnect */
   error: AuctionError;
   connected: { reconnect: boolean };
@@ -79,6 +82,8 @@ type Pending = {
   id: string;
   type: string;
   auctionId: string | undefined;
+  /** the subscription a subscribe request is for */
+  sub?: AuctionSubscription;
   build: () => Frame;
   onDrop: OnDrop;
   resolve: (m: ServerMessage) => void;
@@ -91,19 +96,8 @@ type Pending = {
   retries: number;
 };
 
-type Subscription = {
-  /** highest bid seq delivered (or the seq of the first snapshot) */
-  lastSeq: number | undefined;
-  known: { status: string; end_time: string } | undefined;
-  /** status events already delivered, by type:seq:end_time */
-  seen: Set<string>;
-  /** status changes missed while disconnected, emitted once the replay reaches `seq` */
-  deferred: { seq: number; events: ServerMessage[] } | undefined;
-};
-
 const OPEN = 1;
-const NO_RECONNECT = new Set([1000, 1008]); // normal; policy (origin or auth refused)
-const STATUS_TYPES = new Set(['auction_started', 'auction_ended', 'auction_cancelled', 'auction_extended']);
+const isStatus = (type: string): type is StatusType => (STATUS_TYPES as readonly string[]).includes(type);
 
 export class AuctionClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
@@ -111,7 +105,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
   private readonly nextId = requestIds();
   private readonly clock = new ServerClock();
   private readonly pending = new Map<string, Pending>();
-  private readonly subs = new Map<string, Subscription>();
+  private readonly subs = new Map<string, AuctionSubscription>();
   private readonly personalSeen = new Set<string>();
   private ws: SocketLike | undefined;
   private _state: ClientState = 'idle';
@@ -154,6 +148,11 @@ export class AuctionClient extends Emitter<ClientEvents> {
     return this.subs.get(auctionId)?.lastSeq;
   }
 
+  /** The subscription to an auction, if it is watched. */
+  subscription(auctionId: string): AuctionSubscription | undefined {
+    return this.subs.get(auctionId);
+  }
+
   /** Opens the socket. Rejects when the first attempt fails; later drops reconnect by themselves. */
   connect(): Promise<void> {
     if (this._state === 'open') return Promise.resolve();
@@ -170,25 +169,49 @@ export class AuctionClient extends Emitter<ClientEvents> {
   /** Closes for good: no reconnect; unanswered requests reject with `connection_closed`. */
   close() {
     const ws = this.ws;
-    this.shutdown(1000, 'closed by the client');
+    this.shutdown(CLOSE.normal, 'closed by the client');
     if (ws) {
       this.detach(ws);
-      try { ws.close(1000, 'bye'); } catch { /* already closing */ }
+      try { ws.close(CLOSE.normal, 'bye'); } catch { /* already closing */ }
     }
   }
 
   // ---- requests
 
-  /** Watches an auction; resolves with its snapshot. Later bids arrive as `bid_placed`, in seq order. */
-  subscribe(auctionId: string): Promise<AuctionSnapshot> {
-    if (this._state === 'idle' || this._state === 'closed') return this.request('subscribe', auctionId, undefined, 'resend');
-    if (!this.subs.has(auctionId)) this.subs.set(auctionId, { lastSeq: undefined, known: undefined, seen: new Set(), deferred: undefined });
-    return this.request<AuctionSnapshot>('subscribe', auctionId, undefined, 'resend');
+  /**
+   * Watches an auction. The subscription comes back at once, so its listeners are on before any event can
+   * arrive; `ready` resolves with the first snapshot. Later bids arrive in seq order, once each, also after
+   * reconnects. Subscribing to a watched auction returns its subscription.
+   */
+  subscribe(auctionId: string): AuctionSubscription {
+    const held = this.subs.get(auctionId);
+    if (held) return held;
+    const sub = new AuctionSubscription(auctionId, {
+      leave: (s) => this.leave(s),
+      relay: (type, e) => this.emit(type as keyof ClientEvents, e as never),
+    });
+    if (this._state === 'idle' || this._state === 'closed') {
+      sub.refused(new RequestFailedError('connection_closed', 'not connected: call connect() first'), false);
+      return sub;
+    }
+    this.subs.set(auctionId, sub);
+    this.requestSubscribe(sub).catch(() => {}); // its outcome is `sub.ready`
+    return sub;
   }
 
-  unsubscribe(auctionId: string): Promise<AuctionSnapshot> {
-    this.subs.delete(auctionId);
-    return this.request<AuctionSnapshot>('unsubscribe', auctionId, undefined, 'resend');
+  /** Stops watching an auction; resolves with its snapshot (`subscribed: false`). */
+  unsubscribe(auctionId: string): Promise<AuctionUpdateData> {
+    const sub = this.subs.get(auctionId);
+    return sub ? sub.unsubscribe() : this.request<AuctionUpdateData>('unsubscribe', auctionId, undefined, 'resend');
+  }
+
+  private leave(sub: AuctionSubscription): Promise<AuctionUpdateData> {
+    if (this.subs.get(sub.auctionId) === sub) this.subs.delete(sub.auctionId);
+    return this.request<AuctionUpdateData>('unsubscribe', sub.auctionId, undefined, 'resend');
+  }
+
+  private requestSubscribe(sub: AuctionSubscription) {
+    return this.request<AuctionUpdateData>('subscribe', sub.auctionId, undefined, 'resend', undefined, sub);
   }
 
   /**
@@ -208,16 +231,21 @@ export class AuctionClient extends Emitter<ClientEvents> {
   }
 
   /** Not resent after a drop (it is not idempotent): rejects with `connection_closed` then. */
-  createAuction(input: CreateAuctionInput): Promise<AuctionSnapshot> {
+  createAuction(input: CreateAuctionRequest): Promise<AuctionSnapshot> {
     return this.request<AuctionSnapshot>('create_auction', undefined, input, 'fail');
   }
 
-  getAuction(auctionId: string): Promise<AuctionSnapshot> {
-    return this.request<AuctionSnapshot>('get_auction', auctionId, undefined, 'resend');
+  getAuction(auctionId: string): Promise<AuctionUpdateData> {
+    return this.request<AuctionUpdateData>('get_auction', auctionId, undefined, 'resend');
   }
 
-  listAuctions(input: ListAuctionsInput = {}): Promise<AuctionList> {
+  listAuctions(input: ListAuctionsRequest = {}): Promise<AuctionList> {
     return this.request<AuctionList>('list_auctions', undefined, input, 'resend');
+  }
+
+  /** An auction's accepted bids after `since_seq`, in seq order, a page at a time (`next_since_seq`). */
+  listBids(auctionId: string, input: ListBidsRequest = {}): Promise<BidList> {
+    return this.request<BidList>('list_bids', auctionId, input, 'resend');
   }
 
   /** Round trip in ms. */
@@ -227,7 +255,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
     return Date.now() - t0;
   }
 
-  private request<T>(type: string, auctionId: string | undefined, data: unknown, onDrop: OnDrop, requestId?: string): Promise<T> {
+  private request<T>(type: string, auctionId: string | undefined, data: unknown, onDrop: OnDrop, requestId?: string, sub?: AuctionSubscription): Promise<T> {
     if (this._state === 'idle' || this._state === 'closed') {
       return Promise.reject(new RequestFailedError('connection_closed', 'not connected: call connect() first', requestId));
     }
@@ -235,13 +263,13 @@ export class AuctionClient extends Emitter<ClientEvents> {
     if (this.pending.has(id)) return Promise.reject(new AuctionError('invalid_request_id', `request ${id} is already in flight`, id));
     return new Promise<T>((resolve, reject) => {
       const p: Pending = {
-        id, type, auctionId, onDrop, sentAt: 0, sent: false, timer: undefined, retries: 0,
-        resolve: (m) => resolve(m.data as T), reject,
+        id, type, auctionId, sub, onDrop, sentAt: 0, sent: false, timer: undefined, retries: 0,
+        resolve: (m) => resolve(('data' in m ? m.data : undefined) as T), reject,
         build: () => {
           const f: Frame = { type, request_id: id };
           if (auctionId !== undefined) f.auction_id = auctionId;
           if (type === 'subscribe') {
-            const since = this.subs.get(auctionId!)?.lastSeq;
+            const since = sub?.lastSeq;
             p.sinceSeq = since;
             if (since !== undefined) f.data = { since_seq: since };
           } else if (data !== undefined) {
@@ -327,13 +355,15 @@ export class AuctionClient extends Emitter<ClientEvents> {
     this.lastMessageAt = Date.now();
     this.startKeepalive();
     // resubscribe every watched auction from its last seq, then everything else still unanswered, in order
-    const subscribing = new Set([...this.pending.values()].filter((p) => p.type === 'subscribe').map((p) => p.auctionId));
-    for (const id of this.subs.keys()) {
-      if (!subscribing.has(id)) {
-        this.request<AuctionSnapshot>('subscribe', id, undefined, 'resend').catch((err: Error) => {
-          this.emit('error', err instanceof AuctionError ? err : new AuctionError('resubscribe_failed', err.message));
-        });
-      }
+    const subscribing = new Set([...this.pending.values()].filter((p) => p.type === 'subscribe').map((p) => p.sub));
+    for (const sub of this.subs.values()) {
+      if (subscribing.has(sub)) continue;
+      this.requestSubscribe(sub).catch((err: Error) => {
+        const e = err instanceof AuctionError ? err : new AuctionError('resubscribe_failed', err.message);
+        if (this.subs.get(sub.auctionId) === sub) this.subs.delete(sub.auctionId);
+        sub.refused(e, true);
+        this.emit('error', e);
+      });
     }
     const queued = [...this.pending.values()].filter((p) => !p.sent);
     for (const p of queued) if (p.type === 'subscribe') this.transmit(p);
@@ -363,7 +393,8 @@ export class AuctionClient extends Emitter<ClientEvents> {
   private afterLoss(code: number, reason: string) {
     this.stopKeepalive();
     if (this._state === 'closed') return;
-    const retry = this.everOpened && this.opts.reconnect !== false && !NO_RECONNECT.has(code);
+    for (const sub of this.subs.values()) sub.suspend();
+    const retry = this.everOpened && this.opts.reconnect !== false && code !== CLOSE.normal;
     if (!retry) {
       const why = this.everOpened ? `connection closed (${code}${reason ? `: ${reason}` : ''})` : `could not connect (${code}${reason ? `: ${reason}` : ''})`;
       this.shutdown(code, reason, why);
@@ -386,7 +417,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
       }
     }
     let delay = backoffDelay(this.attempt++, this.opts.backoff);
-    if (code === 4029) delay = Math.max(delay, this.opts.rateLimitedDelayMs ?? 30_000);
+    if (code === CLOSE.rateLimited) delay = Math.max(delay, this.opts.rateLimitedDelayMs ?? 30_000);
     this.emit('disconnected', { code, reason, willReconnect: true, delayMs: delay });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -447,13 +478,13 @@ export class AuctionClient extends Emitter<ClientEvents> {
       this.clock.addReply(m.timestamp, p.sentAt, now);
       this.settle(p, m);
     } else if (m.type === 'error' && !m.request_id) {
-      this.emit('error', new AuctionError(m.error?.code ?? 'internal', m.error?.message ?? 'error'));
+      this.emit('error', new AuctionError(m.error.code ?? 'internal', m.error.message ?? 'error'));
     }
-    this.route(m);
+    this.route(m, p?.sent ? p : undefined);
   }
 
   private settle(p: Pending, m: ServerMessage) {
-    if (m.type === 'error' && m.error?.code === 'outcome_unknown' && p.onDrop === 'resend' && p.retries < 2) {
+    if (m.type === 'error' && m.error.code === 'outcome_unknown' && p.onDrop === 'resend' && p.retries < 2) {
       p.retries++; // the server says: retry with the same request_id
       this.transmit(p);
       return;
@@ -461,108 +492,44 @@ export class AuctionClient extends Emitter<ClientEvents> {
     this.pending.delete(p.id);
     if (p.timer) clearTimeout(p.timer);
     if (m.type === 'error') {
+      const err = new AuctionError(m.error.code ?? 'internal', m.error.message ?? 'request failed', p.id);
       // a subscription refused before it ever started is not kept (nor resubscribed after a reconnect)
-      if (p.type === 'subscribe' && p.auctionId && (m.error?.code === 'auction_not_found' || this.subs.get(p.auctionId)?.lastSeq === undefined)) {
-        this.subs.delete(p.auctionId);
+      const sub = p.sub;
+      if (sub && (m.error.code === 'auction_not_found' || !sub.started)) {
+        if (this.subs.get(sub.auctionId) === sub) this.subs.delete(sub.auctionId);
+        sub.refused(err, false);
       }
-      p.reject(new AuctionError(m.error?.code ?? 'internal', m.error?.message ?? 'request failed', p.id));
+      p.reject(err);
       return;
     }
     if (m.type === 'bid_rejected') {
-      const data = (m.data ?? { reason: m.error?.code ?? 'rejected' }) as BidRejectedData;
-      p.reject(new BidRejectedError(data, m.error?.message ?? data.reason, p.id));
+      p.reject(new BidRejectedError(m.data, m.error.message ?? m.data.reason, p.id));
       return;
     }
-    if (p.type === 'subscribe' && m.type === 'auction_update' && m.auction_id) this.subscribed(m as AuctionEvent<'auction_update', AuctionSnapshot>, p.sinceSeq);
+    if (p.sub && m.type === 'auction_update' && this.subs.get(p.sub.auctionId) === p.sub) p.sub.subscribed(m, p.sinceSeq);
     p.resolve(m);
   }
 
-  /** A subscribe reply: a fresh subscription starts at the snapshot's seq; a resumed one is replayed up to it. */
-  private subscribed(m: AuctionEvent<'auction_update', AuctionSnapshot>, sinceSeq: number | undefined) {
-    const s = this.subs.get(m.auction_id);
-    if (!s) return;
-    const snap = m.data;
-    if (sinceSeq === undefined || s.lastSeq === undefined) s.lastSeq = Math.max(s.lastSeq ?? 0, snap.seq);
-    const prev = s.known;
-    if (prev && sinceSeq !== undefined) {
-      const missed = missedStatusEvents(prev, snap, m);
-      if (missed.length > 0) s.deferred = { seq: snap.seq, events: missed };
-    }
-    this.flushDeferred(s);
-  }
-
-  private route(m: ServerMessage) {
-    const id = m.auction_id;
-    if (!id) return;
-    const s = this.subs.get(id);
+  /** Events for auctions: to the auction's subscription (which drops repeats), then to the client's listeners. */
+  private route(m: ServerMessage, reply: Pending | undefined) {
+    if (!('auction_id' in m) || !m.auction_id) return;
+    const sub = this.subs.get(m.auction_id);
     if (m.type === 'bid_placed') {
-      const seq = m.seq ?? (m.data as BidPlacedData | undefined)?.seq;
-      if (s && seq !== undefined) {
-        if (s.lastSeq !== undefined && seq <= s.lastSeq) return; // already delivered
-        s.lastSeq = seq;
-      }
-      this.emit('bid_placed', m as ClientEvents['bid_placed']);
-      if (s) this.flushDeferred(s);
+      if (sub) sub.onBid(m as AuctionEvent<'bid_placed'>);
+      else this.emit('bid_placed', m as AuctionEvent<'bid_placed'>);
     } else if (m.type === 'auction_update') {
-      const snap = m.data as AuctionSnapshot | undefined;
-      if (s && snap?.status && m.data !== undefined) {
-        // a subscribe reply with a pending replay keeps the old state until the replay is through
-        if (!s.deferred) s.known = { status: snap.status, end_time: snap.end_time };
-      }
-      if (m.data !== undefined) this.emit('auction_update', m as ClientEvents['auction_update']);
-    } else if (STATUS_TYPES.has(m.type)) {
-      if (s) this.flushDeferred(s, true);
-      this.status(m, s);
+      // a subscribe reply went to its subscription in settle()
+      if (!sub) this.emit('auction_update', m as AuctionEvent<'auction_update'>);
+      else if (reply?.sub !== sub) sub.onSnapshot(m as AuctionEvent<'auction_update'>);
+    } else if (isStatus(m.type)) {
+      const s = m as StatusEvent;
+      if (sub) sub.onStatus(s);
+      else if (remember(this.personalSeen, `${s.type}:${s.seq}:${s.data.end_time ?? ''}`)) this.emit(s.type, s as never);
     } else if (m.type === 'outbid') {
-      const key = `outbid:${id}:${m.seq ?? (m.data as OutbidData | undefined)?.seq}`;
-      if (remember(this.personalSeen, key)) this.emit('outbid', m as ClientEvents['outbid']);
+      const o = m as AuctionEvent<'outbid'>;
+      if (!remember(this.personalSeen, `outbid:${o.auction_id}:${o.seq}`)) return;
+      if (sub) sub.onOutbid(o);
+      else this.emit('outbid', o);
     }
   }
-
-  private status(m: ServerMessage, s: Subscription | undefined) {
-    const d = (m.data ?? {}) as { status?: string; end_time?: string };
-    const key = `${m.type}:${m.seq ?? ''}:${d.end_time ?? ''}`;
-    if (!remember(s ? s.seen : this.personalSeen, key)) return;
-    if (s) {
-      const known = s.known ?? { status: d.status ?? 'active', end_time: d.end_time ?? '' };
-      s.known = { status: d.status ?? known.status, end_time: d.end_time ?? known.end_time };
-    }
-    this.emit(m.type as 'auction_started', m as ClientEvents['auction_started']);
-  }
-
-  private flushDeferred(s: Subscription, force = false) {
-    const d = s.deferred;
-    if (!d || (!force && (s.lastSeq ?? 0) < d.seq)) return;
-    s.deferred = undefined;
-    for (const e of d.events) this.status(e, s);
-  }
-}
-
-/** Keeps a bounded set of keys; false when the key was there already. */
-function remember(set: Set<string>, key: string): boolean {
-  if (set.has(key)) return false;
-  set.add(key);
-  if (set.size > 256) set.delete(set.values().next().value!);
-  return true;
-}
-
-/** Status events a resumed subscriber missed, derived from the state before the drop and the new snapshot. */
-function missedStatusEvents(prev: { status: string; end_time: string }, snap: AuctionSnapshot, m: ServerMessage): ServerMessage[] {
-  const base = { auction_id: snap.auction_id, seq: snap.seq, timestamp: m.timestamp, resumed: true };
-  const time = new Date(m.timestamp).toISOString();
-  const out: ServerMessage[] = [];
-  if (prev.status === 'pending' && (snap.status === 'active' || snap.status === 'ended')) {
-    out.push({ ...base, type: 'auction_started', data: { status: 'active', end_time: snap.end_time, time } });
-  }
-  if (snap.status === prev.status && snap.end_time !== prev.end_time) {
-    out.push({ ...base, type: 'auction_extended', data: { status: snap.status, end_time: snap.end_time, time } });
-  }
-  if (snap.status === 'ended' && prev.status !== 'ended') {
-    out.push({ ...base, type: 'auction_ended', data: {
-      status: 'ended', winner_id: snap.winner_id, final_price: snap.winner_id ? snap.current_price : null, end_time: snap.end_time, time } });
-  }
-  if (snap.status === 'cancelled' && prev.status !== 'cancelled') {
-    out.push({ ...base, type: 'auction_cancelled', data: { status: 'cancelled', reason: snap.cancel_reason, time } });
-  }
-  return out;
 }

@@ -1,5 +1,5 @@
 // Errors a request can reject with. Each has a stable `code` to branch on.
-import type { BidRejectedData } from './types.ts';
+import type { BidRejectedData } from '../protocol/messages.ts';
 
 /** The server answered the request with `error: {code, message}` (docs/protocol.md, error codes). */
 export class AuctionError extends Error {

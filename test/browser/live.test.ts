@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { freshDb } from '../helpers/db.ts';
 import { startInstance, tokenFor } from '../helpers/app.ts';
-import { auctionInput, clientFor } from '../client/helpers.ts';
+import { clientFor } from '../client/helpers.ts';
+import { auctionInput } from '../helpers/fixtures.ts';
 
 // the callbacks given to page.waitForFunction and $$eval run in the page (this project's tsconfig has no DOM lib)
 declare const document: any;

@@ -3,7 +3,9 @@ import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
 import { startInstance } from '../helpers/app.ts';
 import type { ClientEvents } from '../../src/client/index.ts';
-import { auctionInput, clientFor, until } from './helpers.ts';
+import { clientFor } from './helpers.ts';
+import { auctionInput } from '../helpers/fixtures.ts';
+import { until } from '../helpers/wait.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);
@@ -16,14 +18,14 @@ t.test('a proxy maximum answers a lower bid at once: leading false, the answer i
   const { auction_id: id } = await seller.createAuction(auctionInput({ startingPrice: 10, minIncrement: 1 }));
   const seen: ClientEvents['bid_placed'][] = [];
   watcher.on('bid_placed', (e) => seen.push(e));
-  await watcher.subscribe(id);
+  await watcher.subscribe(id).ready;
 
   const a = await alice.bid(id, null, { maxAmount: 50 });
   t.match(a, { leading: true, max_amount: 50, amount: 10, duplicate: false });
   const b = await bob.bid(id, 20);
   t.equal(b.leading, false, "alice's maximum outbid bob at once");
   t.ok(b.current_price > 20 && b.current_price <= 50, `price ${b.current_price}`);
-  await until(() => seen.at(-1)?.data.user_id === alice.userId && seen.length >= 3, 5000, 'the proxy answer');
+  await until(() => seen.at(-1)?.data.user_id === alice.userId && seen.length >= 3, { timeoutMs: 5000, what: 'the proxy answer' });
   t.same(seen.map((e) => e.seq), seen.map((_, i) => i + 1));
   t.match(seen.at(-1)!.data, { proxy: true, user_id: alice.userId, amount: b.current_price });
   t.notOk(seen.find((e) => e.data.user_id === bob.userId)!.data.proxy);
@@ -38,7 +40,7 @@ t.test('outbid reaches the previous high bidder even when not subscribed', async
   bob.on('outbid', (e) => outbids.push(e));
   await bob.bid(id, 10);
   const c = await carol.bid(id, 15);
-  await until(() => outbids.length === 1, 5000, 'the outbid alert');
+  await until(() => outbids.length === 1, { timeoutMs: 5000, what: 'the outbid alert' });
   t.match(outbids[0], { auction_id: id, seq: c.seq, data: { current_price: 15, min_next_bid: 16, seq: c.seq } });
   t.same(bob.subscriptions, []);
 });
@@ -51,7 +53,7 @@ t.test('buy now: bought at the buy-now price, the auction ends, and the price is
   const id = snap.auction_id;
   t.equal(snap.buy_now_price, 100);
   const ended = new Promise<ClientEvents['auction_ended']>((resolve) => watcher.once('auction_ended', resolve));
-  await watcher.subscribe(id);
+  await watcher.subscribe(id).ready;
   const r = await buyer.buyNow(id);
   t.match(r, { bought: true, amount: 100 });
   t.match(await ended, { auction_id: id, data: { status: 'ended', winner_id: buyer.userId, final_price: 100 } });
@@ -84,7 +86,7 @@ t.test('soft close: a bid in the last seconds extends the end; watchers get auct
   const watcher = await clientFor(t, inst.ws, 'watcher5');
   const snap = await seller.createAuction({ ...auctionInput({ endsIn: 5, startingPrice: 10, minIncrement: 1 }), soft_close_seconds: 60 });
   const extended = new Promise<ClientEvents['auction_extended']>((resolve) => watcher.once('auction_extended', resolve));
-  await watcher.subscribe(snap.auction_id);
+  await watcher.subscribe(snap.auction_id).ready;
   const r = await bob.bid(snap.auction_id, 10);
   const e = await extended;
   t.equal(e.data.reason, 'soft_close');

@@ -2,7 +2,9 @@ import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
 import { startInstance } from '../helpers/app.ts';
 import { AuctionClient, AuctionError, BidRejectedError, RequestFailedError, type ClientEvents } from '../../src/client/index.ts';
-import { auctionInput, clientFor, tappedSocket, until } from './helpers.ts';
+import { clientFor, tappedSocket } from './helpers.ts';
+import { auctionInput } from '../helpers/fixtures.ts';
+import { until } from '../helpers/wait.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);
@@ -16,13 +18,13 @@ t.test('subscribe to many auctions on one socket; bids resolve with bid_accepted
 
   const seen: ClientEvents['bid_placed'][] = [];
   const off = alice.on('bid_placed', (e) => seen.push(e));
-  const snaps = await Promise.all(ids.map((id) => alice.subscribe(id)));
+  const snaps = await Promise.all(ids.map((id) => alice.subscribe(id).ready));
   t.same(snaps.map((s) => [s.auction_id, s.subscribed, s.seq, s.min_next_bid]), ids.map((id) => [id, true, 0, 10]));
   t.same(alice.subscriptions, ids);
 
   const accepted = await Promise.all(ids.map((id, i) => bob.bid(id, 10 + i)));
   t.same(accepted.map((a) => [a.seq, a.amount, a.current_price, a.duplicate]), ids.map((_, i) => [1, 10 + i, 10 + i, false]));
-  await until(() => seen.length === 5, 5000, 'five bid_placed');
+  await until(() => seen.length === 5, { timeoutMs: 5000, what: 'five bid_placed' });
   t.same(seen.map((e) => [e.auction_id, e.seq, e.data.user_id, e.data.amount]).sort(), ids.map((id, i) => [id, 1, bob.userId, 10 + i]).sort());
   t.equal(alice.lastSeq(ids[0]), 1);
 
@@ -41,6 +43,35 @@ t.test('subscribe to many auctions on one socket; bids resolve with bid_accepted
   t.ok(list.next_cursor);
 });
 
+t.test('a subscription: listeners on before any event, its own typed events once each, the same handle, unsubscribe()', async (t) => {
+  const seller = await clientFor(t, inst.ws, 'seller-h');
+  const bob = await clientFor(t, inst.ws, 'bob-h');
+  const watcher = await clientFor(t, inst.ws, 'watcher-h');
+  const { auction_id: id } = await seller.createAuction(auctionInput());
+  await bob.bid(id, 10); // the first bid starts it: this subscription hears no auction_started
+  const sub = watcher.subscribe(id);
+  const heard: string[] = [];
+  sub.on('bid', (e) => heard.push(`bid ${e.seq} ${e.data.amount}`));
+  sub.on('status', (e) => heard.push(`${e.type} ${e.data.status}`));
+  sub.on('snapshot', (e) => heard.push(`snapshot ${e.data.seq}`));
+  t.equal(sub.state, 'subscribing');
+  t.equal(watcher.subscribe(id), sub, 'subscribing again gives the same subscription');
+  const snap = await sub.ready;
+  t.match(snap, { auction_id: id, subscribed: true, seq: 1, current_price: 10 });
+  t.equal(sub.state, 'subscribed');
+  t.equal(watcher.subscription(id), sub);
+  await bob.bid(id, 11);
+  await db.sql`select auction.end_auction(${id})`;
+  await until(() => heard.includes('auction_ended ended'), 'the end');
+  t.same(heard, ['snapshot 1', 'bid 2 11', 'auction_ended ended']);
+  t.equal(sub.lastSeq, 2);
+  t.match(sub.snapshot, { status: 'ended' }, 'the snapshot follows the status');
+  const gone = await sub.unsubscribe();
+  t.equal(gone.subscribed, false);
+  t.equal(sub.state, 'unsubscribed');
+  t.same(watcher.subscriptions, []);
+});
+
 t.test('rejections are typed: BidRejectedError with reason, min_next_bid and current_price', async (t) => {
   const seller = await clientFor(t, inst.ws, 'seller2');
   const bob = await clientFor(t, inst.ws, 'bob2');
@@ -53,7 +84,7 @@ t.test('rejections are typed: BidRejectedError with reason, min_next_bid and cur
   t.match(err.message, /at least 12.50/);
   const own = await seller.bid(id, 100).catch((e) => e);
   t.match(own, { name: 'BidRejectedError', reason: 'own_auction' });
-  const missing = await bob.subscribe('00000000-0000-4000-8000-000000000000').catch((e) => e);
+  const missing = await bob.subscribe('00000000-0000-4000-8000-000000000000').ready.catch((e) => e);
   t.ok(missing instanceof AuctionError && !(missing instanceof BidRejectedError));
   t.equal(missing.code, 'auction_not_found');
   t.same(bob.subscriptions, [], 'a failed subscribe is not kept');
@@ -105,6 +136,6 @@ t.test('requests before connect() reject; close() rejects what is unanswered and
   t.match(events, [{ willReconnect: false }]);
   await t.rejects(c.getAuction('00000000-0000-4000-8000-000000000000'), { code: 'connection_closed' });
   const idle = new AuctionClient({ url: inst.ws });
-  await t.rejects(idle.subscribe('00000000-0000-4000-8000-000000000000'), { code: 'connection_closed', message: /connect\(\) first/ });
+  await t.rejects(idle.subscribe('00000000-0000-4000-8000-000000000000').ready, { code: 'connection_closed', message: /connect\(\) first/ });
   t.same(idle.subscriptions, [], 'not kept for a later connect');
 });

@@ -1,7 +1,6 @@
 import type { Test } from 'tap';
 import { AuctionClient, type ClientOptions, type SocketConstructor, type SocketLike } from '../../src/client/index.ts';
 import { tokenFor } from '../helpers/app.ts';
-import { inSeconds } from '../helpers/fixtures.ts';
 
 /** Hooks a test can set on every socket a client opens: drop or change frames in either direction. */
 export type Tap = {
@@ -50,17 +49,4 @@ export async function clientFor(t: Test, url: ClientOptions['url'], user: string
   t.teardown(() => client.close());
   await client.connect();
   return Object.assign(client, { userId });
-}
-
-export function auctionInput(o: { endsIn?: number; startingPrice?: number; minIncrement?: number } = {}) {
-  return { item: { name: 'Lamp' }, start_time: inSeconds(-1), end_time: inSeconds(o.endsIn ?? 3600),
-    starting_price: o.startingPrice ?? 10, min_increment: o.minIncrement ?? 1 };
-}
-
-export async function until(cond: () => boolean, ms = 5000, what = 'condition') {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
