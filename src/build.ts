@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import app, { type AppOptions } from './app.ts';
+import { errorHandler } from './routes/errors.ts';
 
 export function loggerOptions(config: AppOptions['config']) {
   return {
@@ -23,6 +24,8 @@ export async function build(opts: AppOptions & { logger?: boolean; logStream?: N
     genReqId: () => randomUUID(),
     forceCloseConnections: false,
     bodyLimit: 64 * 1024,
+    // a bad URL (before routing) answers in the API's error shape too
+    frameworkErrors: (err, req, reply) => errorHandler.call(req.server, err, req, reply),
   });
   await fastify.register(app, opts);
   return fastify;
