@@ -32,6 +32,7 @@ export default async function restRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  app.removeContentTypeParser('text/plain'); // JSON only: any other body is 415
   const scheduler = () => (app as unknown as { scheduleAuction?: Scheduler }).scheduleAuction;
 
   // before the body is read or anything validated: who is calling
