@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ZodError, ZodType } from 'zod';
 import { AuthError } from '../auth/tokens.ts';
 import { toClientError } from '../db/errors.ts';
@@ -87,4 +88,19 @@ export function errorHandler(this: FastifyInstance, err: FastifyError, req: Fast
 export function notFoundHandler(req: FastifyRequest, reply: FastifyReply) {
   const url = req.url.split('?')[0].slice(0, 200);
   return sendError(reply, 404, 'not_found', `no route matches ${req.method} ${url}`);
+}
+
+/** A request node's HTTP parser refused (fastify's default answers in its own shape): the same shape, then close. */
+export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout', 'the request took too long to arrive']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large', 'the request headers are too large']
+      : [400, 'bad_request', 'the request is not valid HTTP'];
+  this.log.trace({ err }, 'client error');
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+      + `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }

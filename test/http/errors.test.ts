@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { connect } from 'node:net';
 import { freshDb } from '../helpers/db.ts';
 import { connectClient, inSeconds, startInstance, tokenFor } from '../helpers/app.ts';
 import { bidRejection, errorBody } from '../../src/realtime/views.ts';
@@ -46,6 +47,27 @@ t.test("fastify's own errors answer in the API's shape", async (t) => {
   isError(t, big, 413, 'body_too_large');
   t.equal(big.body.error.message, 'the body is larger than 65536 bytes');
   isError(t, await send('GET', '/api/v1/auctions/%E0%A4%A'), 400, 'invalid_url');
+});
+
+/** Raw bytes to the server; its whole answer (it closes the connection after a refused request). */
+function raw(bytes: string): Promise<string> {
+  const { port } = new URL(inst.http);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (d) => { answer += d; });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+t.test("a request node's HTTP parser refuses answers in the API's shape", async (t) => {
+  const bad = await raw('GET /health HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n');
+  t.match(bad, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  t.same(JSON.parse(bad.split('\r\n\r\n')[1]), { error: { code: 'bad_request', message: 'the request is not valid HTTP' } });
+  const huge = await raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  t.match(huge, /^HTTP\/1\.1 431 /);
+  t.match(JSON.parse(huge.split('\r\n\r\n')[1]), { error: { code: 'headers_too_large' } });
 });
 
 t.test('validation errors list each field as {path, message}', async (t) => {
