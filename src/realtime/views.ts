@@ -12,7 +12,7 @@ const id = z.string().meta({ format: 'uuid' });
 const amount = z.number().describe('an amount: a JSON number with at most two decimals');
 const time = z.string().meta({ format: 'date-time', description: 'RFC 3339, UTC' });
 
-export const incrementStepView = z.strictObject({
+const incrementStepView = z.strictObject({
   below: z.number().optional().describe('the step applies while the price is below this; absent on the last step'),
   step: z.number(),
 });
@@ -45,7 +45,7 @@ export const auctionList = named(z.strictObject({
   next_cursor: z.string().nullable().describe('pass it back as `cursor` for the next page; null on the last page'),
 }), 'AuctionList', 'A page of auctions, newest first.');
 
-export const bidEntry = named(z.strictObject({
+const bidEntry = named(z.strictObject({
   bid_id: id,
   user_id: id,
   amount,
@@ -85,7 +85,7 @@ export const itemView = named(z.strictObject({
 /** An error lists at most this many details (its message counts the rest). */
 export const MAX_DETAILS = 20;
 
-export const issueDetail = z.strictObject({
+const issueDetail = z.strictObject({
   path: z.string().describe('where in the request, as a dotted path: `body.item.name`, `query.limit`, `data.amount`'),
   message: z.string(),
 });

@@ -29,7 +29,7 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
 }
 
 /** A request part that failed its zod schema; fastify gives it status 400 and passes it to the error handler. */
-export class RequestValidationError extends Error {
+class RequestValidationError extends Error {
   details: IssueDetail[];
   constructor(part: string, err: ZodError) {
     const where = PARTS[part] ?? { prefix: part, label: `the ${part}` };
