@@ -8,7 +8,7 @@ export type AuctionRow = {
   starting_price: string; current_price: string; min_increment: string | null; increment_table: IncrementStep[] | null;
   reserve_price: string | null; buy_now_price: string | null; soft_close_seconds: number; status: AuctionStatus;
   seq: number; high_bidder_id: string | null; winner_id: string | null; cancel_reason: string | null;
-  end_reason: string | null; created_at: Date;
+  end_reason: 'time' | 'operator' | 'buy_now' | null; created_at: Date;
   // derived in SQL (auction.auction_facts), so the service and psql agree
   min_next_bid: string; reserve_met: boolean; buy_now_available: boolean;
 };
@@ -72,7 +72,8 @@ export function snapshot(a: AuctionRow) {
     starting_price: toJsonAmount(a.starting_price),
     current_price: toJsonAmount(a.current_price),
     min_increment: toJsonAmount(a.min_increment),
-    increments: a.min_increment !== null ? { fixed: toJsonAmount(a.min_increment) } : { table: a.increment_table },
+    // exactly one of the two is set (constraint auctions_one_increment_rule)
+    increments: a.min_increment !== null ? { fixed: toJsonAmount(a.min_increment) } : { table: a.increment_table! },
     min_next_bid: toJsonAmount(a.min_next_bid),
     has_reserve: a.reserve_price !== null,
     reserve_met: a.reserve_met,

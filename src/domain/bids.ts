@@ -46,9 +46,9 @@ export async function buyNow(sql: Sql, b: { auctionId: string; userId: string; r
 export function acceptedView(r: BidOutcome) {
   return {
     bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
-    min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString(),
+    min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString() ?? null,
     leading: r.is_leading, max_amount: toJsonAmount(r.max_amount), reserve_met: r.reserve_met,
-    end_time: r.end_time?.toISOString(),
+    end_time: r.end_time?.toISOString() ?? null,
   };
 }
 

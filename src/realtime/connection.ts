@@ -2,7 +2,6 @@ import type { WebSocket } from 'ws';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { createAuction, getAuction, listAuctions, snapshot, BadCursorError, type Scheduler } from '../domain/auctions.ts';
 import { toJsonAmount } from '../domain/money.ts';
 import { toClientError } from '../db/errors.ts';
@@ -12,6 +11,7 @@ import { withDeadline } from '../util/deadline.ts';
 import { metrics } from '../metrics.ts';
 import { CLIENT_TYPES, CLOSE, auctionInput, clientMessage, type ClientMessage } from './protocol.ts';
 import { message, type ServerMessage } from './messages.ts';
+import { MAX_DETAILS, issueDetails, issueSummary, type IssueDetail } from './views.ts';
 import type { Feeds, Outgoing, PersonalSubscriber } from './feeds.ts';
 
 type Deps = { app: FastifyInstance; feeds: Feeds };
@@ -80,9 +80,9 @@ export class Connection implements PersonalSubscriber {
     this.send(JSON.stringify(message(m)));
   }
 
-  error(code: string, text: string, requestId?: string, auctionId?: string) {
+  error(code: string, text: string, requestId?: string, auctionId?: string, details?: IssueDetail[]) {
     metrics.wsErrors.inc({ code });
-    this.reply({ type: 'error', request_id: requestId, auction_id: auctionId, error: { code, message: text } });
+    this.reply({ type: 'error', request_id: requestId, auction_id: auctionId, error: details ? { code, message: text, details } : { code, message: text } });
   }
 
   ping() {
@@ -166,7 +166,8 @@ export class Connection implements PersonalSubscriber {
       if (typeof type !== 'string' || !CLIENT_TYPES.includes(type)) {
         return this.error('unknown_type', `type must be one of ${CLIENT_TYPES.join(', ')}`, requestId);
       }
-      return this.error('invalid_message', z.prettifyError(parsed.error).slice(0, 500), requestId);
+      const details = issueDetails(parsed.error);
+      return this.error('invalid_message', `the message is invalid: ${issueSummary(details)}`, requestId, undefined, details.slice(0, MAX_DETAILS));
     }
     metrics.wsMessages.inc({ type: parsed.data.type });
     try {

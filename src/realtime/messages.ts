@@ -1,5 +1,6 @@
 import { toJsonAmount } from '../domain/money.ts';
 import type { BidRow } from '../domain/auctions.ts';
+import type { IssueDetail } from './views.ts';
 
 // Server -> client envelope, as in the original design: {type, auction_id?, data?, error?, timestamp}
 // plus request_id (echoed) and seq (on bid events). timestamp is milliseconds since the epoch.
@@ -9,7 +10,7 @@ export type ServerMessage = {
   request_id?: string;
   seq?: number;
   data?: unknown;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; details?: IssueDetail[] };
   timestamp: number;
 };
 

@@ -4,17 +4,19 @@ import type { CreateAuctionInput } from '../domain/auctions.ts';
 
 // Client -> server envelope, as in the original design: {type, auction_id?, data?, timestamp?} + request_id.
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID')
-  .transform((s) => s.toLowerCase());
+  .meta({ format: 'uuid' }).transform((s) => s.toLowerCase());
 const requestId = z.string().min(1).max(128).optional();
 const timestamp = z.number().optional();
-const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time');
+const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time')
+  .meta({ format: 'date-time' });
 
 const base = { request_id: requestId, timestamp };
 
 // Message bodies, shared with the REST API (src/routes/rest/).
 export const auctionId = uuid;
 export const placeBidData = z.object({ amount: amountSchema.optional(), max_amount: amountSchema.optional() }).strict()
-  .refine((d) => d.amount !== undefined || d.max_amount !== undefined, 'give amount, max_amount (a proxy bid), or both');
+  .refine((d) => d.amount !== undefined || d.max_amount !== undefined, 'give amount, max_amount (a proxy bid), or both')
+  .meta({ id: 'PlaceBid', description: 'a typed bid (`amount`), a proxy bid up to `max_amount`, or both' });
 const incrementStep = z.object({
   below: z.number().positive().max(9_999_999_999.99).optional(),
   step: z.number().positive().max(9_999_999_999.99),
@@ -33,7 +35,8 @@ export const createAuctionData = z.object({
   soft_close_seconds: z.number().int().min(0).max(3600).optional(),
 }).strict()
   .refine((d) => (d.item_id === undefined) !== (d.item === undefined), 'give exactly one of item_id and item')
-  .refine((d) => d.min_increment === undefined || d.increment_table === undefined, 'give min_increment or increment_table, not both');
+  .refine((d) => d.min_increment === undefined || d.increment_table === undefined, 'give min_increment or increment_table, not both')
+  .meta({ id: 'CreateAuction', description: 'exactly one of item_id and item; at most one of min_increment and increment_table' });
 
 /** The create_auction body (socket or REST) as the domain's input. */
 export function auctionInput(creatorId: string, d: z.infer<typeof createAuctionData>): CreateAuctionInput {
