@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
 import type { Config } from './config.ts';
 import database from './plugins/database.ts';
 import lifecycle from './lifecycle/plugin.ts';
@@ -7,6 +8,7 @@ import healthRoutes from './routes/health.ts';
 import metricsRoute from './routes/metrics.ts';
 import openapiRoute from './routes/openapi.ts';
 import restRoutes from './routes/rest/index.ts';
+import { errorHandler, notFoundHandler } from './routes/errors.ts';
 import auth from './plugins/auth.ts';
 import auctions from './plugins/auctions.ts';
 import websocketApi from './realtime/ws-route.ts';
@@ -25,6 +27,13 @@ export type AppOptions = { config: Config; migrate?: boolean };
 export default fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.decorate('config', opts.config);
   app.decorate('readinessChecks', new Map<string, () => boolean>());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  // Browsers on ALLOWED_ORIGINS may call the REST API; with none listed, no other origin may (same origin needs no CORS).
+  await app.register(cors, {
+    origin: opts.config.ALLOWED_ORIGINS, methods: ['GET', 'HEAD', 'POST'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'], maxAge: 600, strictPreflight: false,
+  });
   await app.register(database, { url: opts.config.databaseUrl, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
   await app.register(lifecycle);
   await app.register(auctions);

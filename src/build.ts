@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import app, { type AppOptions } from './app.ts';
+import { clientErrorHandler, errorHandler } from './routes/errors.ts';
 
 export function loggerOptions(config: AppOptions['config']) {
   return {
@@ -23,6 +24,9 @@ export async function build(opts: AppOptions & { logger?: boolean; logStream?: N
     genReqId: () => randomUUID(),
     forceCloseConnections: false,
     bodyLimit: 64 * 1024,
+    // a bad URL (before routing) and a request that is not HTTP answer in the API's error shape too
+    frameworkErrors: (err, req, reply) => errorHandler.call(req.server, err, req, reply),
+    clientErrorHandler,
   });
   await fastify.register(app, opts);
   return fastify;

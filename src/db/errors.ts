@@ -13,7 +13,9 @@ export class ClientFacingError extends Error {
   }
 }
 
-const BY_SQLSTATE: Record<string, { code: string; status: number }> = {
+// Our own AU0xx codes carry a sentence written for clients (the RAISE in sql/); Postgres's own messages
+// name tables, types and values, so their codes get a fixed sentence instead.
+const BY_SQLSTATE: Record<string, { code: string; status: number; message?: string }> = {
   AU001: { code: 'invalid_state', status: 409 },
   AU002: { code: 'immutable_field', status: 409 },
   AU003: { code: 'append_only', status: 409 },
@@ -24,12 +26,12 @@ const BY_SQLSTATE: Record<string, { code: string; status: number }> = {
   AU013: { code: 'not_started', status: 409 },
   AU014: { code: 'invalid_argument', status: 400 },
   AU015: { code: 'buy_now_unavailable', status: 409 },
-  '22P02': { code: 'invalid_argument', status: 400 }, // invalid text representation (bad uuid)
-  '22003': { code: 'invalid_argument', status: 400 }, // numeric value out of range
-  '22007': { code: 'invalid_argument', status: 400 }, // invalid datetime format
-  '22008': { code: 'invalid_argument', status: 400 }, // datetime field overflow
-  '22001': { code: 'invalid_argument', status: 400 }, // string too long
-  '23514': { code: 'invalid_argument', status: 400 }, // check violation
+  '22P02': { code: 'invalid_argument', status: 400, message: 'a value is not of the expected type (for example a malformed id)' },
+  '22003': { code: 'invalid_argument', status: 400, message: 'a number is out of range' },
+  '22007': { code: 'invalid_argument', status: 400, message: 'a time is not valid' },
+  '22008': { code: 'invalid_argument', status: 400, message: 'a time is out of range' },
+  '22001': { code: 'invalid_argument', status: 400, message: 'a text is too long' },
+  '23514': { code: 'invalid_argument', status: 400, message: 'a value breaks a rule of the data (for example an empty name)' },
 };
 
 const BY_CONSTRAINT: Record<string, { code: string; status: number; message: string }> = {
@@ -50,6 +52,6 @@ export function toClientError(err: unknown): ClientError {
   const constraint = typeof e.constraint_name === 'string' ? BY_CONSTRAINT[e.constraint_name] : undefined;
   if (constraint) return { code: constraint.code, status: constraint.status, message: constraint.message };
   const code = typeof e.code === 'string' ? BY_SQLSTATE[e.code] : undefined;
-  if (code) return { ...code, message: typeof e.message === 'string' ? e.message : code.code };
+  if (code) return { code: code.code, status: code.status, message: code.message ?? (typeof e.message === 'string' ? e.message : code.code) };
   return { code: 'internal', status: 500, message: 'internal error' };
 }

@@ -5,6 +5,7 @@ import type { AuctionPage, AuctionRow, BidRow } from '../domain/auctions.ts';
 import type { BidOutcome } from '../domain/bids.ts';
 import type { BidEvent, OutbidEvent, StatusEvent } from '../realtime/notifications.ts';
 import { toJsonAmount } from './amount.ts';
+import type { IssueDetail } from './issues.ts';
 import type {
   AuctionList, AuctionSnapshot, BidAcceptedData, BidList, BidPlacedData, BidRejectedData, EndReason, RejectionReason,
   ServerMessage, ServerMessageType, StatusMessage,
@@ -17,8 +18,9 @@ export function message<T extends ServerMessageType>(m: Unstamped<ServerMessage<
   return { ...m, timestamp: Date.now() } as unknown as ServerMessage<T>;
 }
 
-export function errorMessage(code: string, text: string, requestId?: string, auctionId?: string): ServerMessage<'error'> {
-  return message<'error'>({ type: 'error', request_id: requestId, auction_id: auctionId, error: { code, message: text } });
+export function errorMessage(code: string, text: string, requestId?: string, auctionId?: string, details?: IssueDetail[]): ServerMessage<'error'> {
+  return message<'error'>({ type: 'error', request_id: requestId, auction_id: auctionId,
+    error: details ? { code, message: text, details } : { code, message: text } });
 }
 
 const amount = (v: string) => Number(v);
@@ -33,7 +35,8 @@ export function snapshot(a: AuctionRow): AuctionSnapshot {
     starting_price: amount(a.starting_price),
     current_price: amount(a.current_price),
     min_increment: toJsonAmount(a.min_increment),
-    increments: a.min_increment !== null ? { fixed: amount(a.min_increment) } : { table: a.increment_table ?? [] },
+    // exactly one of the two is set (constraint auctions_one_increment_rule)
+    increments: a.min_increment !== null ? { fixed: amount(a.min_increment) } : { table: a.increment_table! },
     min_next_bid: amount(a.min_next_bid),
     has_reserve: a.reserve_price !== null,
     reserve_met: a.reserve_met,
@@ -97,17 +100,17 @@ export function outbid(e: OutbidEvent): ServerMessage<'outbid'> {
   });
 }
 
-/** An accepted bid: bid_accepted data on the socket, the REST 201/200 body. */
+/** An accepted bid: bid_accepted data on the socket, the REST 201/200 body. No bid_id when a leader only raised their maximum. */
 export function accepted(r: BidOutcome): BidAcceptedData {
   return {
-    bid_id: r.bid_id!, amount: amount(r.amount!), seq: r.seq!, current_price: amount(r.current_price!),
-    min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at!.toISOString(),
-    leading: r.is_leading ?? true, max_amount: toJsonAmount(r.max_amount), reserve_met: r.reserve_met ?? true,
-    end_time: r.end_time!.toISOString(),
+    bid_id: r.bid_id, amount: toJsonAmount(r.amount), seq: r.seq, current_price: toJsonAmount(r.current_price),
+    min_next_bid: toJsonAmount(r.min_amount), duplicate: r.duplicate, time: r.created_at?.toISOString() ?? null,
+    leading: r.is_leading, max_amount: toJsonAmount(r.max_amount), reserve_met: r.reserve_met,
+    end_time: r.end_time?.toISOString() ?? null,
   };
 }
 
-export function bought(r: BidOutcome): BidAcceptedData {
+export function bought(r: BidOutcome): BidAcceptedData & { bought: true } {
   return { ...accepted(r), bought: true };
 }
 

@@ -5,10 +5,11 @@ import { z } from 'zod';
 import { amountSchema } from './amount.ts';
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID')
-  .transform((s) => s.toLowerCase());
+  .meta({ format: 'uuid' }).transform((s) => s.toLowerCase());
 const requestId = z.string().min(1).max(128).optional();
 const timestamp = z.number().optional();
-const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time');
+const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time')
+  .meta({ format: 'date-time' });
 // numbers that may come from a query string (REST) or a JSON number (socket)
 const count = (min: number, max: number, def: number) => z.coerce.number<number>().int().min(min).max(max).default(def);
 
@@ -18,14 +19,16 @@ export const auctionId = uuid;
 export const auctionStatus = z.enum(['pending', 'active', 'ended', 'cancelled']);
 
 export const placeBidData = z.object({ amount: amountSchema.optional(), max_amount: amountSchema.optional() }).strict()
-  .refine((d) => d.amount !== undefined || d.max_amount !== undefined, 'give amount, max_amount (a proxy bid), or both');
+  .refine((d) => d.amount !== undefined || d.max_amount !== undefined, 'give amount, max_amount (a proxy bid), or both')
+  .meta({ id: 'PlaceBid', description: 'a typed bid (`amount`), a proxy bid up to `max_amount`, or both' });
 
 const incrementStep = z.object({
   below: z.number().positive().max(9_999_999_999.99).optional(),
   step: z.number().positive().max(9_999_999_999.99),
 }).strict();
 
-export const itemData = z.object({ name: z.string().trim().min(1).max(255), description: z.string().max(10_000).optional() }).strict();
+export const itemData = z.object({ name: z.string().trim().min(1).max(255), description: z.string().max(10_000).optional() }).strict()
+  .meta({ id: 'CreateItem' });
 
 export const createAuctionData = z.object({
   item_id: uuid.optional(),
@@ -41,7 +44,8 @@ export const createAuctionData = z.object({
   soft_close_seconds: z.number().int().min(0).max(3600).optional(),
 }).strict()
   .refine((d) => (d.item_id === undefined) !== (d.item === undefined), 'give exactly one of item_id and item')
-  .refine((d) => d.min_increment === undefined || d.increment_table === undefined, 'give min_increment or increment_table, not both');
+  .refine((d) => d.min_increment === undefined || d.increment_table === undefined, 'give min_increment or increment_table, not both')
+  .meta({ id: 'CreateAuction', description: 'exactly one of item_id and item; at most one of min_increment and increment_table' });
 
 export const listAuctionsData = z.object({
   limit: count(1, 100, 20),
@@ -72,10 +76,6 @@ export const clientMessage = z.discriminatedUnion('type', [
 export type ClientMessage = z.infer<typeof clientMessage>;
 export type ClientType = ClientMessage['type'];
 export const CLIENT_TYPES: readonly ClientType[] = clientMessage.options.map((o) => o.shape.type.value);
-
-// REST only: the rest of a request is in its path and headers
-export const idParams = z.object({ id: auctionId });
-export const idempotencyKey = z.string().min(1).max(128);
 
 // What a client may send, before the server's parsing (amounts as numbers or strings)
 export type CreateAuctionRequest = z.input<typeof createAuctionData>;

@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { toClientError } from '../db/errors.ts';
 import { OutcomeUnknownError } from '../domain/bids.ts';
 import { metrics } from '../metrics.ts';
 import { CLOSE } from '../protocol/close-codes.ts';
 import type { ServerMessage } from '../protocol/messages.ts';
+import { MAX_DETAILS, issueDetails, issueSummary } from '../protocol/issues.ts';
 import { errorMessage } from '../protocol/render.ts';
 import { CLIENT_TYPES, clientMessage, type ClientMessage } from '../protocol/requests.ts';
 import { withDeadline } from '../util/deadline.ts';
@@ -152,7 +152,8 @@ export class Session implements Subscriber, SessionContext {
     if (typeof type !== 'string' || !(CLIENT_TYPES as readonly string[]).includes(type)) {
       this.reply(errorMessage('unknown_type', `type must be one of ${CLIENT_TYPES.join(', ')}`, requestId));
     } else {
-      this.reply(errorMessage('invalid_message', z.prettifyError(parsed.error).slice(0, 500), requestId));
+      const details = issueDetails(parsed.error);
+      this.reply(errorMessage('invalid_message', `the message is invalid: ${issueSummary(details)}`, requestId, undefined, details.slice(0, MAX_DETAILS)));
     }
     return undefined;
   }

@@ -69,6 +69,7 @@ export default async function liveRoutes(app: FastifyInstance) {
     : reply.code(404).send({ error: { code: 'not_found', message: 'not found' } }));
 
   app.addHook('onRequest', async (req, reply) => securityHeaders(req, reply));
+  app.get('/', async (_req, reply) => reply.redirect('/live')); // 302: the page is the front door
   app.get('/live', async (_req, reply) => send(reply, web.get('index.html')));
   app.get('/live/', async (_req, reply) => reply.redirect('/live'));
   app.get<{ Params: { file: string } }>('/live/client/:file', async (req, reply) => send(reply, (modules ??= buildClientModules()).get(req.params.file)));

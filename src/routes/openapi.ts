@@ -1,54 +1,72 @@
+import fp from 'fastify-plugin';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { createAuctionData, itemData, listAuctionsData, listBidsData, placeBidData } from '../protocol/requests.ts';
+import { readFileSync } from 'node:fs';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 
-const error = { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } };
-const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
-const body = (schema: z.ZodType) => ({ required: true, ...json(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })) });
-const params = (schema: z.ZodObject) => Object.entries(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }).properties ?? {})
-  .map(([name, s]) => ({ name, in: 'query', schema: s }));
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
-const errors = { 400: { description: 'invalid input', ...json(error) }, 401: { description: 'no valid token', ...json(error) } };
+// The OpenAPI 3.1 document is built from the REST routes' own zod schemas (request and response) as the routes
+// register; only tagged routes are in it. Served at /openapi.json, and read by the docs UI at /docs (assets from
+// the package itself: nothing is fetched from elsewhere).
 
-/** The OpenAPI 3.1 document of the REST API; request schemas come from the same zod schemas the server validates with. */
-export function openapiDocument() {
-  return {
-    openapi: '3.1.0',
-    info: { title: 'auction-service', version: '1', description: 'REST beside the WebSocket API (docs/protocol.md). Amounts are JSON numbers with at most two decimals.' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    security: [{ bearer: [] }],
-    paths: {
-      '/api/v1/auctions': {
-        get: { summary: 'List auctions, newest first', parameters: params(listAuctionsData), responses: { 200: { description: '{auctions, next_cursor}' }, ...errors } },
-        post: { summary: 'Create an auction (and its item)', requestBody: body(createAuctionData),
-          responses: { 201: { description: 'the auction snapshot' }, 409: { description: 'item_has_open_auction', ...json(error) }, ...errors } },
-      },
-      '/api/v1/auctions/{id}': {
-        get: { summary: 'One auction', parameters: [idParam], responses: { 200: { description: 'the auction snapshot' }, 404: { description: 'auction_not_found', ...json(error) }, ...errors } },
-      },
-      '/api/v1/auctions/{id}/bids': {
-        get: { summary: "An auction's accepted bids by seq", parameters: [idParam, ...params(listBidsData)],
-          responses: { 200: { description: '{bids, next_since_seq}' }, 404: { description: 'auction_not_found', ...json(error) }, ...errors } },
-        post: { summary: 'Place a bid', parameters: [idParam, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 128 } }],
-          requestBody: body(placeBidData),
-          responses: { 201: { description: 'accepted' }, 200: { description: 'a retry of an accepted bid (duplicate: true)' },
-            409: { description: 'rejected: error.code is the reason (too_low, ended, ...), with min_next_bid', ...json(error) },
-            404: { description: 'auction_not_found', ...json(error) }, 504: { description: 'outcome_unknown: retry with the same Idempotency-Key', ...json(error) }, ...errors } },
-      },
-      '/api/v1/auctions/{id}/buy-now': {
-        post: { summary: 'Buy now: ends the auction for you at its buy-now price', parameters: [idParam, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 128 } }],
-          responses: { 201: { description: 'bought (bought: true)' }, 200: { description: 'a retry (duplicate: true)' },
-            409: { description: 'buy_now_unavailable, ended, cancelled or not_started', ...json(error) },
-            404: { description: 'auction_not_found', ...json(error) }, ...errors } },
-      },
-      '/api/v1/items': {
-        post: { summary: 'Create an item', requestBody: body(itemData), responses: { 201: { description: 'the item' }, ...errors } },
-      },
-    },
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; license?: string };
+
+/** package.json's license: an SPDX id becomes `identifier`; npm's UNLICENSED (no license granted) stays a name. */
+function license(id = 'UNLICENSED') {
+  return id === 'UNLICENSED' ? { name: 'UNLICENSED (no license is granted)' } : { name: id, identifier: id };
+}
+
+type Doc = { paths?: unknown; components?: { schemas?: Record<string, unknown> } };
+
+/** Keeps only the schemas that the paths reach (the zod transform adds an input and an output form of each). */
+function withoutUnusedSchemas<T extends Doc>(doc: T): T {
+  const schemas = doc.components?.schemas ?? {};
+  const used = new Set<string>();
+  const visit = (node: unknown) => {
+    for (const m of JSON.stringify(node).matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
+      if (!used.has(m[1])) {
+        used.add(m[1]);
+        visit(schemas[m[1]]);
+      }
+    }
   };
+  visit(doc.paths);
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)));
+  return { ...doc, components: { ...doc.components, schemas: kept } };
 }
 
-export default async function openapiRoute(app: FastifyInstance) {
-  const doc = openapiDocument();
-  app.get('/openapi.json', async () => doc);
-}
+export default fp(async (app: FastifyInstance) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'auction-service',
+        version: pkg.version,
+        description: 'The REST API beside the WebSocket API (docs/protocol.md): the same operations and JSON shapes. '
+          + 'Amounts are JSON numbers with at most two decimals (strings such as "601.50" are accepted too). '
+          + 'Every error answers `{error: {code, message, details?}}`.',
+        license: license(pkg.license),
+      },
+      servers: [{ url: '/', description: 'this server' }],
+      tags: [
+        { name: 'auctions', description: 'Create, read and list auctions' },
+        { name: 'bids', description: 'Bid, buy now, and read the bid log' },
+        { name: 'items', description: 'The things auctions sell' },
+      ],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'its `sub` (a UUID) is the user' } } },
+      security: [{ bearer: [] }],
+    },
+    hideUntagged: true,
+    transform: jsonSchemaTransform,
+    transformObject: (doc) => withoutUnusedSchemas(jsonSchemaTransformObject(doc)),
+  });
+  // the package's own CSP upgrades requests to https and allows styles from anywhere; the UI needs neither
+  // (Swagger UI sets some styles inline, and "try it out" calls this server)
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { displayOperationId: true },
+    staticCSP: "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+      + "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  });
+  app.get('/openapi.json', async () => app.swagger());
+}, { name: 'openapi' });

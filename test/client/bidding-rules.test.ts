@@ -24,7 +24,7 @@ t.test('a proxy maximum answers a lower bid at once: leading false, the answer i
   t.match(a, { leading: true, max_amount: 50, amount: 10, duplicate: false });
   const b = await bob.bid(id, 20);
   t.equal(b.leading, false, "alice's maximum outbid bob at once");
-  t.ok(b.current_price > 20 && b.current_price <= 50, `price ${b.current_price}`);
+  t.ok(b.current_price! > 20 && b.current_price! <= 50, `price ${b.current_price}`);
   await until(() => seen.at(-1)?.data.user_id === alice.userId && seen.length >= 3, { timeoutMs: 5000, what: 'the proxy answer' });
   t.same(seen.map((e) => e.seq), seen.map((_, i) => i + 1));
   t.match(seen.at(-1)!.data, { proxy: true, user_id: alice.userId, amount: b.current_price });
@@ -91,7 +91,7 @@ t.test('soft close: a bid in the last seconds extends the end; watchers get auct
   const e = await extended;
   t.equal(e.data.reason, 'soft_close');
   t.ok(Date.parse(e.data.end_time) > Date.parse(snap.end_time), 'later than before');
-  t.ok(Date.parse(e.data.end_time) >= Date.parse(r.time) + 59_000, 'about a minute after the bid');
+  t.ok(Date.parse(e.data.end_time) >= Date.parse(r.time!) + 59_000, 'about a minute after the bid');
 });
 
 function id(s: { auction_id: string }) {

@@ -99,5 +99,8 @@ t.test('the OpenAPI document describes every /api/v1 route', async (t) => {
     t.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
   }
   t.equal(Object.values(doc.paths).reduce((n, p) => n + Object.keys(p).length, 0), registered.length, 'and nothing else');
-  t.match(doc.paths['/api/v1/auctions/{id}/bids'].post, { requestBody: { content: { 'application/json': { schema: { properties: { amount: {} } } } } } });
+  // the request body is the socket's place_bid data schema, as a named component
+  const full = doc as unknown as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+  t.match(doc.paths['/api/v1/auctions/{id}/bids'].post, { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/PlaceBidInput' } } } } });
+  t.match(full.components.schemas.PlaceBidInput, { properties: { amount: {}, max_amount: {} }, additionalProperties: false });
 });

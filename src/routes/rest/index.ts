@@ -1,88 +1,131 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
-import { AuthError, type Identity } from '../../auth/tokens.ts';
-import { toClientError } from '../../db/errors.ts';
+import type { FastifyInstance } from 'fastify';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { createAuctionInput } from '../../domain/auctions.ts';
-import { OutcomeUnknownError } from '../../domain/bids.ts';
-import { accepted, auctionList, bidList, bought, rejected, snapshot } from '../../protocol/render.ts';
-import { createAuctionData, idempotencyKey, idParams, itemData, listAuctionsData, listBidsData, placeBidData } from '../../protocol/requests.ts';
-import { HttpError, invalid, send } from './errors.ts';
+import { accepted, auctionList as renderList, bidList as renderBids, bought, rejected, snapshot } from '../../protocol/render.ts';
+import { auctionId, createAuctionData, itemData, listAuctionsData, listBidsData, placeBidData } from '../../protocol/requests.ts';
+import { acceptedBid, auctionList, auctionSnapshot, bidList, bidRejection, boughtBid, errorBody, itemView } from '../../protocol/views.ts';
+import { HttpError, sendError, validatorCompiler } from '../errors.ts';
 
-// REST beside the socket: the same operations and JSON shapes (docs/protocol.md, /openapi.json).
+// REST beside the socket: the same operations (app.auctions), validated by the same zod schemas, answering the
+// same JSON shapes (src/protocol/views.ts) rendered by the same functions (src/protocol/render.ts). The schemas
+// also make the OpenAPI document (/openapi.json, /docs).
+const idParams = z.object({ id: auctionId.describe('the auction id') });
+const idempotency = z.looseObject({
+  'idempotency-key': z.string().min(1).max(128).optional()
+    .describe('makes a retry safe: the same key (per user and auction) returns the first outcome instead of bidding twice'),
+});
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const r = schema.safeParse(value ?? {});
-  if (!r.success) throw invalid(r.error, where);
-  return r.data;
-}
+const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
+const failed = (description: string) => json(description, errorBody);
+const common = { 400: failed('invalid input: `details` lists each invalid field'), 401: failed('no valid token: `unauthorized`, `invalid_token` or `token_expired`') };
+const bidFailed = (description: string) => json(description, z.union([bidRejection, errorBody]));
+const notFound = failed('`auction_not_found`');
 
-export default async function restRoutes(app: FastifyInstance) {
+export default async function restRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.removeContentTypeParser('text/plain'); // JSON only: any other body is 415
   const auctions = app.auctions;
 
-  app.addHook('preHandler', async (req: FastifyRequest & { identity?: Identity }) => {
+  // before the body is read or anything validated: who is calling
+  app.addHook('onRequest', async (req) => {
     req.identity = await app.authenticate(req);
   });
 
-  // one mapping for every failure of this API: auth, validation, database rules, unknowns
-  app.setErrorHandler((err, req, reply) => {
-    if (err instanceof HttpError) return send(reply, err.status, err.code, err.message, err.extra);
-    if (err instanceof AuthError) return send(reply, 401, err.code, err.message);
-    if (err instanceof OutcomeUnknownError) return send(reply, 504, err.code, 'no answer in time; retry with the same Idempotency-Key');
-    const fastifyCode = (err as { code?: string }).code ?? '';
-    if (fastifyCode.startsWith('FST_ERR_CTP') || (err as { statusCode?: number }).statusCode === 400) {
-      return send(reply, (err as { statusCode?: number }).statusCode ?? 400, 'invalid_body', (err as Error).message);
-    }
-    const ce = toClientError(err);
-    if (ce.code === 'internal') req.log.error({ err }, 'request failed');
-    return send(reply, ce.status, ce.code, ce.message);
-  });
+  app.get('/api/v1/auctions', {
+    schema: {
+      operationId: 'listAuctions', tags: ['auctions'], summary: 'List auctions, newest first',
+      querystring: listAuctionsData,
+      response: { 200: json('a page of auctions', auctionList), ...common },
+    },
+  }, async (req) => renderList(await auctions.listAuctions(req.query)));
 
-  const key = (req: FastifyRequest) => {
-    const header = req.headers['idempotency-key'];
-    return header === undefined ? undefined : parse(idempotencyKey, header, 'Idempotency-Key header');
-  };
-
-  app.get('/api/v1/auctions', async (req) => auctionList(await auctions.listAuctions(parse(listAuctionsData, req.query, 'query'))));
-
-  app.get('/api/v1/auctions/:id', async (req) => {
-    const { id } = parse(idParams, req.params, 'path');
-    const a = await auctions.getAuction(id);
+  app.get('/api/v1/auctions/:id', {
+    schema: {
+      operationId: 'getAuction', tags: ['auctions'], summary: 'One auction',
+      params: idParams,
+      response: { 200: json('the auction', auctionSnapshot), ...common, 404: notFound },
+    },
+  }, async (req) => {
+    const a = await auctions.getAuction(req.params.id);
     if (!a) throw new HttpError(404, 'auction_not_found', 'no such auction');
     return snapshot(a);
   });
 
-  app.get('/api/v1/auctions/:id/bids', async (req) => {
-    const { id } = parse(idParams, req.params, 'path');
-    const q = parse(listBidsData, req.query, 'query');
+  app.get('/api/v1/auctions/:id/bids', {
+    schema: {
+      operationId: 'listBids', tags: ['bids'], summary: "An auction's accepted bids, by seq",
+      params: idParams, querystring: listBidsData,
+      response: { 200: json('the bids after since_seq', bidList), ...common, 404: notFound },
+    },
+  }, async (req) => {
+    const { id } = req.params;
+    const q = req.query;
     if (!(await auctions.getAuction(id))) throw new HttpError(404, 'auction_not_found', 'no such auction');
-    return bidList(await auctions.bidsSince(id, q.since_seq, q.limit), q.limit);
+    return renderBids(await auctions.bidsSince(id, q.since_seq, q.limit), q.limit);
   });
 
-  app.post('/api/v1/items', async (req: FastifyRequest & { identity?: Identity }, reply) => {
-    const body = parse(itemData, req.body, 'body');
-    return reply.code(201).send(await auctions.createItem(req.identity!.userId, body.name, body.description ?? ''));
+  app.post('/api/v1/items', {
+    schema: {
+      operationId: 'createItem', tags: ['items'], summary: 'Create an item',
+      body: itemData,
+      response: { 201: json('the item', itemView), ...common },
+    },
+  }, async (req, reply) => {
+    const item = await auctions.createItem(req.identity!.userId, req.body.name, req.body.description ?? '');
+    return reply.code(201).send(item);
   });
 
-  app.post('/api/v1/auctions', async (req: FastifyRequest & { identity?: Identity }, reply) => {
-    const d = parse(createAuctionData, req.body, 'body');
-    return reply.code(201).send(snapshot(await auctions.createAuction(createAuctionInput(req.identity!.userId, d))));
+  app.post('/api/v1/auctions', {
+    schema: {
+      operationId: 'createAuction', tags: ['auctions'], summary: 'Create an auction (and its item, when given inline)',
+      body: createAuctionData,
+      response: {
+        201: json('the auction', auctionSnapshot), ...common,
+        404: failed('`item_not_found`'), 409: failed('`item_has_open_auction`'),
+      },
+    },
+  }, async (req, reply) => {
+    const a = await auctions.createAuction(createAuctionInput(req.identity!.userId, req.body));
+    return reply.code(201).send(snapshot(a));
   });
 
-  app.post('/api/v1/auctions/:id/bids', async (req: FastifyRequest & { identity?: Identity }, reply) => {
-    const { id } = parse(idParams, req.params, 'path');
-    const { amount, max_amount } = parse(placeBidData, req.body, 'body');
-    const asked = { amount, maxAmount: max_amount };
-    const r = await auctions.placeBid({ auctionId: id, userId: req.identity!.userId, ...asked, requestId: key(req) });
+  app.post('/api/v1/auctions/:id/bids', {
+    schema: {
+      operationId: 'placeBid', tags: ['bids'], summary: 'Place a bid: an amount, a maximum (a proxy bid), or both',
+      params: idParams, headers: idempotency, body: placeBidData,
+      response: {
+        201: json('accepted', acceptedBid), 200: json('a retry of an accepted bid (`duplicate: true`)', acceptedBid),
+        400: bidFailed('invalid input (`details` lists each field), or `invalid_amount`, `invalid_max_amount`'),
+        401: common[401],
+        404: bidFailed('`auction_not_found`'),
+        409: bidFailed('rejected: `error.code` is the reason (`too_low`, `ended`, ...); `min_next_bid` says what would be accepted'),
+        504: failed('`outcome_unknown`: no answer in time; retry with the same Idempotency-Key'),
+      },
+    },
+  }, async (req, reply) => {
+    const asked = { amount: req.body.amount, maxAmount: req.body.max_amount };
+    const r = await auctions.placeBid({ auctionId: req.params.id, userId: req.identity!.userId, ...asked, requestId: req.headers['idempotency-key'] });
     if (r.accepted) return reply.code(r.duplicate ? 200 : 201).send(accepted(r));
     const status = r.reason === 'auction_not_found' ? 404
       : ['invalid_amount', 'invalid_max_amount', 'invalid_request_id'].includes(r.reason!) ? 400 : 409;
     const { message, data } = rejected(r, asked);
-    return send(reply, status, r.reason!, message, data);
+    return sendError(reply, status, r.reason!, message, data);
   });
 
-  app.post('/api/v1/auctions/:id/buy-now', async (req: FastifyRequest & { identity?: Identity }, reply) => {
-    const { id } = parse(idParams, req.params, 'path');
-    const r = await auctions.buyNow({ auctionId: id, userId: req.identity!.userId, requestId: key(req) });
+  app.post('/api/v1/auctions/:id/buy-now', {
+    schema: {
+      operationId: 'buyNow', tags: ['bids'], summary: 'Buy now: ends the auction for you at its buy-now price',
+      params: idParams, headers: idempotency,
+      response: {
+        201: json('bought', boughtBid), 200: json('a retry (`duplicate: true`)', boughtBid), ...common,
+        404: notFound, 409: failed('`buy_now_unavailable`, `ended`, `cancelled` or `not_started`'),
+      },
+    },
+  }, async (req, reply) => {
+    const r = await auctions.buyNow({ auctionId: req.params.id, userId: req.identity!.userId, requestId: req.headers['idempotency-key'] });
     return reply.code(r.duplicate ? 200 : 201).send(bought(r));
   });
 }
