@@ -15,6 +15,11 @@ export type AuctionRow = {
   min_next_bid: string; reserve_met: boolean; buy_now_available: boolean;
 };
 
+/** An auction with the names people see: its item's, its seller's, its leader's and its winner's. */
+export type NamedAuction = AuctionRow & {
+  item_name: string; item_description: string; creator_name: string; high_bidder_name: string | null; winner_name: string | null;
+};
+
 export type Scheduler = (tx: TransactionSql, a: { id: string; start_time: Date; end_time: Date }) => Promise<void>;
 
 export type CreateAuctionInput = {
@@ -70,24 +75,35 @@ export async function createItem(sql: Sql, ownerId: string, name: string, descri
   return { id: row.id as string, name, description, owner_id: ownerId };
 }
 
-export async function getAuction(sql: Sql, id: string): Promise<AuctionRow | undefined> {
-  const [a] = await sql<AuctionRow[]>`select * from auction.auction_facts where id = ${id}`;
-  return a;
+/** auction.auction_facts with the names from items and users: what snapshots are made of. */
+function namedAuctions(db: Kysely<Database>) {
+  return db.selectFrom('auction.auction_facts as f')
+    .innerJoin('auction.items as i', 'i.id', 'f.item_id')
+    .innerJoin('auction.users as c', 'c.id', 'f.creator_id')
+    .leftJoin('auction.users as h', 'h.id', 'f.high_bidder_id')
+    .leftJoin('auction.users as w', 'w.id', 'f.winner_id')
+    .selectAll('f')
+    .select(['i.name as item_name', 'i.description as item_description', 'c.name as creator_name',
+      'h.name as high_bidder_name', 'w.name as winner_name']);
+}
+
+export async function getAuction(db: Kysely<Database>, id: string): Promise<NamedAuction | undefined> {
+  return (await namedAuctions(db).where('f.id', '=', id).executeTakeFirst()) as NamedAuction | undefined;
 }
 
 export type ListInput = { status?: AuctionStatus; limit: number; cursor?: string };
 
-export type AuctionPage = { auctions: AuctionRow[]; next_cursor: string | null };
+export type AuctionPage = { auctions: NamedAuction[]; next_cursor: string | null };
 
 /** Newest first, keyset-paginated on (created_at, id); the cursor is opaque to clients. */
 export async function listAuctions(db: Kysely<Database>, input: ListInput): Promise<AuctionPage> {
-  let q = db.selectFrom('auction.auction_facts').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(input.limit + 1);
-  if (input.status) q = q.where('status', '=', input.status);
+  let q = namedAuctions(db).orderBy('f.created_at', 'desc').orderBy('f.id', 'desc').limit(input.limit + 1);
+  if (input.status) q = q.where('f.status', '=', input.status);
   if (input.cursor) {
     const [at, id] = decodeCursor(input.cursor);
-    q = q.where(ksql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`);
+    q = q.where(ksql<boolean>`(f.created_at, f.id) < (${at}::timestamptz, ${id}::uuid)`);
   }
-  const rows = (await q.execute()) as unknown as AuctionRow[];
+  const rows = (await q.execute()) as unknown as NamedAuction[];
   const page = rows.slice(0, input.limit);
   const next = rows.length > input.limit ? encodeCursor(page.at(-1)!) : null;
   return { auctions: page, next_cursor: next };
@@ -110,16 +126,16 @@ function decodeCursor(c: string): [string, string] {
 }
 
 export type BidRow = {
-  id: string; auction_id: string; user_id: string; amount: string; seq: number; created_at: Date;
+  id: string; auction_id: string; user_id: string; user_name: string; amount: string; seq: number; created_at: Date;
   kind: 'bid' | 'proxy' | 'buy_now'; reserve_met: boolean;
 };
 
-/** Accepted bids after a seq, in order: the source of truth for replay and catch-up. */
+/** Accepted bids after a seq, in order, with the bidder's name: the source of truth for replay and catch-up. */
 export async function bidsSince(sql: Sql, auctionId: string, afterSeq: number, limit = 1000): Promise<BidRow[]> {
   return sql<BidRow[]>`
-    select b.id, b.auction_id, b.user_id, b.amount, b.seq, b.created_at, b.kind,
+    select b.id, b.auction_id, b.user_id, u.name as user_name, b.amount, b.seq, b.created_at, b.kind,
            (a.reserve_price is null or b.amount >= a.reserve_price) as reserve_met
-      from auction.bids b join auction.auctions a on a.id = b.auction_id
+      from auction.bids b join auction.auctions a on a.id = b.auction_id join auction.users u on u.id = b.user_id
      where b.auction_id = ${auctionId} and b.seq > ${afterSeq}
      order by b.seq limit ${limit}`;
 }

@@ -1,7 +1,7 @@
 // The one place where the server builds what it sends: domain rows and database notifications become the
 // wire messages of messages.ts, for the socket and the REST API alike. Another rendering of the protocol
 // (a dialect) would sit beside this module and offer the same functions.
-import type { AuctionPage, AuctionRow, BidRow } from '../domain/auctions.ts';
+import type { AuctionPage, BidRow, NamedAuction } from '../domain/auctions.ts';
 import type { BidOutcome } from '../domain/bids.ts';
 import type { BidEvent, OutbidEvent, StatusEvent } from '../realtime/notifications.ts';
 import { toJsonAmount } from './amount.ts';
@@ -26,11 +26,14 @@ export function errorMessage(code: string, text: string, requestId?: string, auc
 const amount = (v: string) => Number(v);
 
 /** The public view of an auction. Never the leader's maximum, never the reserve itself. */
-export function snapshot(a: AuctionRow): AuctionSnapshot {
+export function snapshot(a: NamedAuction): AuctionSnapshot {
   return {
     auction_id: a.id,
     item_id: a.item_id,
+    item_name: a.item_name,
+    item_description: a.item_description,
     creator_id: a.creator_id,
+    creator_name: a.creator_name,
     status: a.status,
     starting_price: amount(a.starting_price),
     current_price: amount(a.current_price),
@@ -45,7 +48,9 @@ export function snapshot(a: AuctionRow): AuctionSnapshot {
     start_time: a.start_time.toISOString(),
     end_time: a.end_time.toISOString(),
     high_bidder_id: a.high_bidder_id,
+    high_bidder_name: a.high_bidder_name,
     winner_id: a.winner_id,
+    winner_name: a.winner_name,
     cancel_reason: a.cancel_reason,
     end_reason: a.end_reason,
     seq: a.seq,
@@ -56,16 +61,19 @@ export function auctionList(page: AuctionPage): AuctionList {
   return { auctions: page.auctions.map(snapshot), next_cursor: page.next_cursor };
 }
 
+/** A live notification with the bidder's name looked up. */
+export type NamedBidEvent = BidEvent & { user_name: string };
+
 /** A stored bid (replay, catch-up, list_bids) or a live notification, as every watcher sees it. */
-export function bidData(b: BidRow | BidEvent): BidPlacedData {
+export function bidData(b: BidRow | NamedBidEvent): BidPlacedData {
   const row = 'created_at' in b;
   return {
-    bid_id: row ? b.id : b.bid_id, user_id: b.user_id, amount: amount(b.amount), seq: b.seq,
+    bid_id: row ? b.id : b.bid_id, user_id: b.user_id, user_name: b.user_name, amount: amount(b.amount), seq: b.seq,
     proxy: b.kind === 'proxy', kind: b.kind, reserve_met: b.reserve_met, time: row ? b.created_at.toISOString() : b.time,
   };
 }
 
-export function bidPlaced(b: BidRow | BidEvent): ServerMessage<'bid_placed'> {
+export function bidPlaced(b: BidRow | NamedBidEvent): ServerMessage<'bid_placed'> {
   return message<'bid_placed'>({ type: 'bid_placed', auction_id: b.auction_id, seq: b.seq, data: bidData(b) });
 }
 

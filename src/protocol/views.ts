@@ -23,7 +23,10 @@ export const incrementStepView = z.strictObject({
 export const auctionSnapshot = named(z.strictObject({
   auction_id: id,
   item_id: id,
+  item_name: z.string(),
+  item_description: z.string(),
   creator_id: id,
+  creator_name: z.string().describe("the seller's display name"),
   status: z.enum(['pending', 'active', 'ended', 'cancelled']),
   starting_price: amount,
   current_price: amount,
@@ -37,7 +40,9 @@ export const auctionSnapshot = named(z.strictObject({
   start_time: time,
   end_time: time,
   high_bidder_id: id.nullable(),
+  high_bidder_name: z.string().nullable(),
   winner_id: id.nullable(),
+  winner_name: z.string().nullable(),
   cancel_reason: z.string().nullable(),
   end_reason: z.enum(['time', 'buy_now', 'operator']).nullable(),
   seq: z.number().int().describe("the auction's count of accepted bids"),
@@ -51,6 +56,7 @@ export const auctionList = named(z.strictObject({
 export const bidView = named(z.strictObject({
   bid_id: id,
   user_id: id,
+  user_name: z.string().describe("the bidder's display name"),
   amount,
   seq: z.number().int(),
   proxy: z.boolean().describe('placed automatically for someone\'s maximum (kind `proxy`)'),

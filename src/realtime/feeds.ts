@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuctionRow, BidRow } from '../domain/auctions.ts';
+import type { BidRow, NamedAuction } from '../domain/auctions.ts';
 import { metrics } from '../metrics.ts';
 import { bidPlaced, message, snapshot, statusChanged } from '../protocol/render.ts';
 import { missedStatusEvents, type KnownStatus } from '../protocol/status.ts';
@@ -19,10 +19,11 @@ export interface Subscriber {
 /** What a subscription hands back: the only record of who watches what is the feed's own member set. */
 export type FeedSubscription = { readonly auctionId: string; unsubscribe(): Promise<void> };
 
-/** The reads a feed makes: the auction, and its bid log after a seq. */
+/** The reads a feed makes: the auction, its bid log after a seq, and a live bidder's name. */
 export type FeedSource = {
-  getAuction(id: string): Promise<AuctionRow | undefined>;
+  getAuction(id: string): Promise<NamedAuction | undefined>;
   bidsSince(auctionId: string, afterSeq: number, limit: number): Promise<BidRow[]>;
+  userName(id: string): Promise<string>;
 };
 export type ChannelHub = Pick<ListenHub, 'subscribe' | 'onResync'>;
 
@@ -43,7 +44,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** A batch this large goes out before more is added, so one write stays far below WS_MAX_BUFFERED_BYTES. */
 const BATCH_CHARS = 32 * 1024;
 
-type Reads = { auction(): Promise<AuctionRow | undefined>; bids(after: number): Promise<BidRow[]> };
+type Reads = { auction(): Promise<NamedAuction | undefined>; bids(after: number): Promise<BidRow[]>; userName(id: string): Promise<string> };
 
 /**
  * What this instance knows of one watched auction, and who watches it here. Every event passes through one
@@ -98,7 +99,7 @@ class AuctionFeed {
    * runs inside the chain, before any later event reaches the member; bids after `sinceSeq` are replayed
    * to it from the database. Resolves to undefined when the auction does not exist.
    */
-  async join(sub: Subscriber, onSnapshot: (a: AuctionRow) => void, sinceSeq: number | undefined): Promise<AuctionRow | undefined> {
+  async join(sub: Subscriber, onSnapshot: (a: NamedAuction) => void, sinceSeq: number | undefined): Promise<NamedAuction | undefined> {
     this.joining++;
     try {
       return await this.run(async () => {
@@ -201,7 +202,7 @@ class AuctionFeed {
   }
 
   /** Reads the auction and sends the current members what they missed; a member added next starts from here. */
-  private async refresh(): Promise<AuctionRow | undefined> {
+  private async refresh(): Promise<NamedAuction | undefined> {
     const a = await this.reads.auction();
     if (!a) return undefined;
     if (this.lastSeq < 0) this.lastSeq = a.seq;
@@ -248,9 +249,10 @@ class AuctionFeed {
       if (e.seq <= this.lastSeq) return;
       if (e.seq > this.lastSeq + 1) await this.catchUp(e.seq - 1);
       if (e.seq !== this.lastSeq + 1) return; // catch-up already delivered it
+      const user_name = await this.reads.userName(e.user_id); // cached: a round trip only for a bidder new to this instance
       metrics.notifyLag.observe(Math.max(0, Date.now() - Date.parse(e.time)) / 1000);
       this.lastSeq = e.seq;
-      await this.emit(bidPlaced(e as BidEvent));
+      await this.emit(bidPlaced({ ...(e as BidEvent), user_name }));
     } else {
       if (e.seq > this.lastSeq) await this.catchUp(e.seq);
       const m = statusChanged(e);
@@ -289,9 +291,9 @@ export class Feeds {
    * Makes `sub` a member of the auction's feed (see AuctionFeed.join). Resolves to the handle that ends the
    * membership, or undefined when the auction does not exist.
    */
-  async subscribe(auctionId: string, sub: Subscriber, o: { onSnapshot: (a: AuctionRow) => void; sinceSeq?: number }): Promise<FeedSubscription | undefined> {
+  async subscribe(auctionId: string, sub: Subscriber, o: { onSnapshot: (a: NamedAuction) => void; sinceSeq?: number }): Promise<FeedSubscription | undefined> {
     const feed = this.feeds.get(auctionId) ?? this.open(auctionId);
-    let found: AuctionRow | undefined;
+    let found: NamedAuction | undefined;
     try {
       found = await feed.join(sub, o.onSnapshot, o.sinceSeq); // counted as joining in this tick: not dropped under us
     } finally {
@@ -312,6 +314,7 @@ export class Feeds {
     const reads: Reads = {
       auction: () => this.bounded(this.source.getAuction(auctionId), 'reading the auction'),
       bids: (after) => this.bounded(this.source.bidsSince(auctionId, after, 1000), 'reading bids'),
+      userName: (id) => this.bounded(this.source.userName(id), "reading a bidder's name"),
     };
     const feed = new AuctionFeed(auctionId, reads, this.log);
     this.feeds.set(auctionId, feed);

@@ -20,6 +20,7 @@ const source: FeedSource = {
   getAuction: (id) => auctions.getAuction(id),
   bidsSince: (id, after, limit) => bids === 'ok' ? auctions.bidsSince(id, after, limit)
     : bids === 'hang' ? new Promise(() => {}) : Promise.reject(new Error('connection cut')),
+  userName: (id) => auctions.userName(id),
 };
 const hub: ChannelHub = { subscribe: async () => async () => {}, onResync: () => {} };
 const READ_DEADLINE_MS = 200;

@@ -15,7 +15,8 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
     item: { name: 'Teapot', description: 'blue' }, startingPrice: 10, minIncrement: '0.50' }) });
   t.equal(created.type, 'auction_created');
   const id = created.auction_id!;
-  t.match(created.data, { status: 'pending', starting_price: 10, current_price: 10, min_increment: 0.5, seq: 0 });
+  t.match(created.data, { status: 'pending', starting_price: 10, current_price: 10, min_increment: 0.5, seq: 0,
+    item_name: 'Teapot', item_description: 'blue', creator_id: seller.userId, creator_name: 'seller', high_bidder_name: null, winner_name: null });
 
   for (const c of [seller, alice, bob]) {
     const sub = await c.request({ type: 'subscribe', auction_id: id });
@@ -32,14 +33,14 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
 
   for (const c of [seller, alice, bob]) {
     await c.next((m) => m.type === 'bid_placed' && m.seq === 2);
-    t.same(c.bids(id).map((m) => [m.seq, m.data.amount, m.data.user_id]), [[1, 10, alice.userId], [2, 601.5, bob.userId]]);
+    t.same(c.bids(id).map((m) => [m.seq, m.data.amount, m.data.user_id, m.data.user_name]), [[1, 10, alice.userId, 'alice'], [2, 601.5, bob.userId, 'bob']]);
   }
 
   const own = await seller.request({ type: 'place_bid', auction_id: id, data: { amount: 700 } });
   t.match(own, { type: 'bid_rejected', data: { reason: 'own_auction' } });
 
   const got = await bob.request({ type: 'get_auction', auction_id: id });
-  t.match(got, { type: 'auction_update', data: { current_price: 601.5, high_bidder_id: bob.userId, status: 'active', seq: 2 } });
+  t.match(got, { type: 'auction_update', data: { current_price: 601.5, high_bidder_id: bob.userId, high_bidder_name: 'bob', status: 'active', seq: 2 } });
 
   const list = await bob.request({ type: 'list_auctions', data: { limit: 10 } });
   t.match(list, { type: 'auction_list' });
@@ -77,6 +78,7 @@ t.test('resume: subscribe with since_seq replays the missed bids in order, then 
   await dan.request({ type: 'place_bid', auction_id: id, data: { amount: 6 } });
   await late.next((m) => m.type === 'bid_placed' && m.seq === 6);
   t.same(late.bids(id).map((m) => m.seq), [3, 4, 5, 6]);
+  t.ok(late.bids(id).every((m) => m.data.user_name === 'dan'), 'replayed and live bids name the bidder alike');
 });
 
 t.test('bad input gets a typed error and the socket keeps working', async (t) => {
