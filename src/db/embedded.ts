@@ -230,8 +230,11 @@ function run(file: string, args: string[], cwd: string, user: User) {
   });
 }
 
+/** The lines that say why, without the log prefix (time, zone, pid), on one line. */
 function lastLines(text: string) {
-  return text.trim().split('\n').filter((l) => /FATAL|ERROR|HINT|error|could not/i.test(l)).slice(-3).join(' ').slice(0, 600) || text.trim().split('\n').slice(-2).join(' ');
+  const lines = text.trim().split('\n').map((l) => l.replace(/^\d{4}-\d\d-\d\d [\d:.]+ \S+ \[\d+\] /, '').replace(/\s+/g, ' '));
+  const telling = lines.filter((l) => /FATAL|PANIC|ERROR|HINT|error|could not/i.test(l));
+  return (telling.length > 0 ? telling.slice(-3) : lines.slice(-2)).join(' ').slice(0, 600);
 }
 
 /**
