@@ -37,6 +37,8 @@ if (embedded) {
     cluster = await startEmbedded({
       dir: resolve(dataDir, 'postgres'),
       persistent: true,
+      // Ctrl-C reaches the service alone: it drains and closes its connections, then stops the cluster
+      detached: true,
       port: process.env.EMBEDDED_PG_PORT ? Number(process.env.EMBEDDED_PG_PORT) : undefined,
     });
   } catch (err) {

