@@ -46,5 +46,7 @@ soak: install
 psql:
 	@$(NODE) src/cli/psql.ts
 
+# as root, make run's cluster may live under /var/lib/auction-service, .data/postgres/data linking to it
 clean:
+	@d=$$(readlink .data/postgres/data 2>/dev/null); case "$$d" in /var/lib/auction-service/clusters/*/data) rm -rf "$${d%/data}";; esac
 	rm -rf .data node_modules

@@ -5,7 +5,7 @@ import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
+import { EmbeddedError, startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 
 const template = `auction_template_${process.pid}`;
@@ -24,6 +24,9 @@ async function cleanup() {
 }
 
 let code = 1;
+let tap: ReturnType<typeof spawn> | undefined;
+// passed on to tap, whose end runs the clean-up; before tap runs, exiting stops the cluster (src/db/embedded.ts)
+for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => (tap ? tap.kill(s) : process.exit(130)));
 try {
   if (!adminUrl) {
     tmp = await mkdtemp(join(tmpdir(), 'auction-test-'));
@@ -53,15 +56,14 @@ try {
   // tap would otherwise also run this file (and helpers) as tests
   const args = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['test/**/*.test.ts'];
   code = await new Promise<number>((resolve) => {
-    const child = spawn('tap', args, {
+    tap = spawn('tap', args, {
       stdio: 'inherit',
       env: { ...process.env, TAP_TYPE_STRIP_ONLY: '1', TEST_ADMIN_URL: adminUrl, TEST_TEMPLATE_DB: template },
     });
-    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => child.kill(s));
+    tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
 } catch (err) {
-  console.error(err);
+  console.error(err instanceof EmbeddedError ? `embedded postgres: ${err.message}` : err);
   code = 1;
 } finally {
   await cleanup();

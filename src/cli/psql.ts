@@ -1,9 +1,15 @@
 // `make psql`: opens psql on the database `make run` uses.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { loadEnvFile } from '../config.ts';
+import { toolDatabaseUrl } from './database-url.ts';
 
-const url = process.env.DATABASE_URL ?? process.env.DB_URL ??
-  (existsSync('.data/database-url') ? readFileSync('.data/database-url', 'utf8').trim() : undefined);
+try {
+  loadEnvFile();
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+const url = toolDatabaseUrl();
 if (!url) {
   console.error('no database: set DATABASE_URL, or start the service once with `make run`');
   process.exit(2);

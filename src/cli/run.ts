@@ -1,31 +1,61 @@
 // `make run`: the service on DATABASE_URL/DB_URL, or on an embedded PostgreSQL kept under .data/.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { startEmbedded } from '../db/embedded.ts';
+import { ConfigError, loadConfig, loadEnvFile } from '../config.ts';
 import { ensureDevSecret } from './dev-secret.ts';
 
+// until main() takes the signals over: exiting stops a cluster this process started (src/db/embedded.ts)
+const early = () => process.exit(130);
+process.once('SIGINT', early);
+process.once('SIGTERM', early);
+
+try {
+  loadEnvFile();
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
 const dataDir = resolve(process.env.DATA_DIR ?? '.data');
-await mkdir(dataDir, { recursive: true, mode: 0o755 });
+const embedded = !process.env.DATABASE_URL && !process.env.DB_URL;
+try {
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  if (!process.env.JWT_SECRET && !process.env.JWT_SECRET_FILE && !process.env.JWT_JWKS_URL) {
+    process.env.JWT_SECRET_FILE = await ensureDevSecret(dataDir);
+  }
+  // the whole configuration is checked before a cluster starts; its URL is known only afterwards
+  loadConfig(embedded ? { ...process.env, DATABASE_URL: 'postgres://embedded/postgres' } : process.env);
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : `make run: ${(err as Error).message}`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+}
 
 let afterClose: (() => Promise<void>) | undefined;
-if (!process.env.DATABASE_URL && !process.env.DB_URL) {
-  const cluster = await startEmbedded({
-    dir: resolve(dataDir, 'postgres'),
-    persistent: true,
-    port: process.env.EMBEDDED_PG_PORT ? Number(process.env.EMBEDDED_PG_PORT) : undefined,
-  });
+if (embedded) {
+  const { startEmbedded } = await import('../db/embedded.ts');
+  let cluster;
+  try {
+    cluster = await startEmbedded({
+      dir: resolve(dataDir, 'postgres'),
+      persistent: true,
+      // Ctrl-C reaches the service alone: it drains and closes its connections, then stops the cluster
+      detached: true,
+      port: process.env.EMBEDDED_PG_PORT ? Number(process.env.EMBEDDED_PG_PORT) : undefined,
+    });
+  } catch (err) {
+    console.error(`embedded postgres: ${(err as Error).message}`);
+    process.exit(1);
+  }
   process.env.DATABASE_URL = cluster.url('postgres');
   await writeFile(resolve(dataDir, 'database-url'), process.env.DATABASE_URL + '\n', { mode: 0o600 });
-  afterClose = () => cluster.stop().catch(() => {});
-  console.log(`embedded postgres under ${dataDir}/postgres on port ${cluster.port}`);
+  afterClose = () => cluster.stop().catch((err) => console.error(`stopping the embedded postgres: ${(err as Error).message}`));
+  const where = cluster.dataDir === resolve(dataDir, 'postgres', 'data') ? `${dataDir}/postgres` : `${cluster.dataDir} (linked from ${dataDir}/postgres/data)`;
+  console.log(`embedded postgres under ${where} on port ${cluster.port}`);
   console.log(`psql: make psql   (or: psql "${process.env.DATABASE_URL}")`);
 }
 
-if (!process.env.JWT_SECRET && !process.env.JWT_SECRET_FILE && !process.env.JWT_JWKS_URL) {
-  process.env.JWT_SECRET_FILE = await ensureDevSecret(dataDir);
-}
-
 const { main } = await import('../server.ts');
+process.off('SIGINT', early);
+process.off('SIGTERM', early);
 const app = await main({ afterClose });
 const addr = app.server.address();
 const where = typeof addr === 'object' && addr ? `http://${addr.address}:${addr.port}` : String(addr);

@@ -1,9 +1,11 @@
 // npm run token -- <user name or UUID> [ttl seconds]: prints a token for that user (HS256, dev secret).
 import { resolve } from 'node:path';
 import { loadSecret } from '../auth/secret.ts';
+import { loadEnvFile } from '../config.ts';
 import { mintToken } from '../auth/tokens.ts';
 import { ensureDevSecret } from './dev-secret.ts';
 
+loadEnvFile();
 const [user, ttl] = process.argv.slice(2);
 if (!user) {
   console.error('usage: npm run token -- <user name or UUID> [ttl seconds]');

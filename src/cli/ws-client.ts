@@ -5,9 +5,11 @@ import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { loadSecret } from '../auth/secret.ts';
+import { loadEnvFile } from '../config.ts';
 import { mintToken } from '../auth/tokens.ts';
 import { ensureDevSecret } from './dev-secret.ts';
 
+loadEnvFile();
 const [user, url = `ws://127.0.0.1:${process.env.PORT ?? 8080}/ws`] = process.argv.slice(2);
 if (!user) {
   console.error('usage: npm run client -- <user> [ws://host:port/ws]');

@@ -16,6 +16,21 @@ export async function listMigrations(dir = SQL_DIR): Promise<Migration[]> {
 
 export class DatabaseAheadError extends Error {}
 
+/** Which of this code's migrations the database has (with when), which it lacks, and any it has that this code does not know. */
+export async function migrationStatus(sql: Sql, dir = SQL_DIR) {
+  const files = await listMigrations(dir);
+  const [{ present }] = await sql<{ present: boolean }[]>`select to_regclass('public.auction_migrations') is not null as present`;
+  const rows = present
+    ? await sql<{ id: number; name: string; applied_at: Date }[]>`select id, name, applied_at from public.auction_migrations order by id`
+    : [];
+  const done = new Map(rows.map((r) => [r.id, r.applied_at]));
+  return {
+    applied: files.filter((m) => done.has(m.id)).map((m) => ({ ...m, appliedAt: done.get(m.id)! })),
+    pending: files.filter((m) => !done.has(m.id)),
+    unknown: rows.filter((r) => !files.some((m) => m.id === r.id)).map((r) => ({ id: r.id, name: r.name, appliedAt: r.applied_at })),
+  };
+}
+
 /**
  * Applies sql/NNNNNN_*.sql in order, one transaction and one row in auction_migrations per file.
  * The files run over the simple protocol because they hold many statements

@@ -13,8 +13,7 @@ const ADMIN_SHUTDOWN = new Set(['57P01', '57P02', '57P03']);
 /**
  * How a pg-boss 'error' event is logged. pg-boss hangs its pg client on some errors (kilobytes of JSON):
  * the log gets the message, code and stack only. The server ending our connections is a warning (pg-boss
- * reconnects), and expected while this instance closes: an embedded database gets the same Ctrl-C and is
- * often first.
+ * reconnects), and expected while this instance closes (a database restarted or stopped along with it).
  */
 export function bossErrorLog(err: unknown, closing: boolean) {
   const { message, code, stack } = (err ?? {}) as Error & { code?: string };
@@ -118,7 +117,7 @@ export default fp(async (app, opts: LifecycleOptions) => {
 
   app.readinessChecks.set('jobs', () => up && !closing);
 
-  // from the first close step: an embedded database gets the same Ctrl-C and may drop us before onClose
+  // from the first close step: a database going down with this instance may drop us before onClose
   app.addHook('preClose', async () => { closing = true; });
   app.addHook('onClose', async () => {
     closing = true;

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import { AuthError, isUuid, makeVerifier, type Identity } from '../auth/tokens.ts';
-import { loadSecret } from '../auth/secret.ts';
 import { ensureUser } from '../domain/users.ts';
 
 declare module 'fastify' {
@@ -15,11 +14,8 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const c = app.config;
-  const secret = loadSecret(c);
-  if (!secret && !c.JWT_JWKS_URL) {
-    throw new Error('no token key: set JWT_SECRET, JWT_SECRET_FILE or JWT_JWKS_URL (make run creates .data/jwt-secret)');
-  }
-  const verify = makeVerifier({ secret, jwksUrl: c.JWT_JWKS_URL, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE });
+  // loadConfig read the key (or refused to start without one)
+  const verify = makeVerifier({ secret: c.jwtSecret, jwksUrl: c.JWT_JWKS_URL, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE });
   if (c.AUTH_ALLOW_USER_ID_PARAM) {
     app.log.warn('AUTH_ALLOW_USER_ID_PARAM is on: anyone can act as any user with ?user_id=. Never use this in production.');
   }
