@@ -3,11 +3,9 @@
 import WebSocket from 'ws';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
-import { loadSecret } from '../auth/secret.ts';
 import { loadEnvFile } from '../config.ts';
-import { mintToken } from '../auth/tokens.ts';
-import { ensureDevSecret } from './dev-secret.ts';
+import { CLOSE } from '../protocol/close-codes.ts';
+import { devToken } from './dev-secret.ts';
 
 loadEnvFile();
 const [user, url = `ws://127.0.0.1:${process.env.PORT ?? 8080}/ws`] = process.argv.slice(2);
@@ -15,17 +13,14 @@ if (!user) {
   console.error('usage: npm run client -- <user> [ws://host:port/ws]');
   process.exit(2);
 }
-const secretFile = process.env.JWT_SECRET ? undefined : process.env.JWT_SECRET_FILE ?? await ensureDevSecret(resolve(process.env.DATA_DIR ?? '.data'));
-const secret = loadSecret({ JWT_SECRET: process.env.JWT_SECRET, JWT_SECRET_FILE: secretFile })!;
-const { token, userId } = await mintToken({
-  secret, user, issuer: process.env.JWT_ISSUER ?? 'auction-service', audience: process.env.JWT_AUDIENCE ?? 'auction-service' });
+const { token, userId } = await devToken(user);
 
 const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-ws.on('open', () => console.error(`connected as ${user} (${userId}); type JSON or: sub <id> | bid <id> <amount> | get <id> | list | ping`));
+ws.on('open', () => console.error(`connected as ${user} (${userId}); type JSON or: sub <id> | bid <id> <amount> | get <id> | bids <id> | list | ping`));
 ws.on('message', (m) => console.log(m.toString()));
 ws.on('close', (code, reason) => {
   console.error(`closed ${code} ${reason}`);
-  process.exit(code === 1000 ? 0 : 1);
+  process.exit(code === CLOSE.normal ? 0 : 1);
 });
 ws.on('error', (e) => console.error(`error: ${e.message}`));
 
@@ -38,6 +33,7 @@ function toFrame(line: string): string {
     case 'bid': return JSON.stringify({ type: 'place_bid', auction_id: a, data: { amount: b }, request_id });
     case 'get': return JSON.stringify({ type: 'get_auction', auction_id: a, request_id });
     case 'list': return JSON.stringify({ type: 'list_auctions', request_id });
+    case 'bids': return JSON.stringify({ type: 'list_bids', auction_id: a, request_id, ...(b ? { data: { since_seq: Number(b) } } : {}) });
     case 'ping': return JSON.stringify({ type: 'ping', request_id });
     default: return line;
   }
@@ -51,4 +47,4 @@ rl.on('line', (line) => {
   if (!line.trim()) return;
   sending = sending.then(() => opened).then(() => ws.send(toFrame(line)));
 });
-rl.on('close', () => void sending.then(() => setTimeout(() => ws.close(1000), 1000)));
+rl.on('close', () => void sending.then(() => setTimeout(() => ws.close(CLOSE.normal), 1000)));
