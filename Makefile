@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 NODE := node_modules/.bin/node
 
-.PHONY: install test check run psql clean bench soak browser nginx
+.PHONY: install build test check run psql clean bench soak browser nginx
 
 node_modules/.installed: package.json package-lock.json $(wildcard patches/*.patch)
 	npm ci --no-audit --no-fund --loglevel=error
@@ -9,7 +9,15 @@ node_modules/.installed: package.json package-lock.json $(wildcard patches/*.pat
 
 install: node_modules/.installed
 
-test: install browser nginx
+# the live page's bundle and the client library as a package (dist/), remade when a source changes
+BUILD_INPUTS := $(shell find src/client src/protocol src/web -type f) tsconfig.json tsconfig.client.json
+dist/.built: node_modules/.installed $(BUILD_INPUTS)
+	npm run --silent build
+	@touch $@
+
+build: dist/.built
+
+test: install build browser nginx
 	npm test --silent -- $(ARGS)
 
 # Chromium for test/browser (Debian's package), installed only when missing; apt-get needs root
@@ -33,7 +41,7 @@ nginx:
 check: install
 	npm run --silent check
 
-run: install
+run: install build
 	$(NODE) src/cli/run.ts
 
 bench: install
@@ -49,4 +57,4 @@ psql:
 # as root, make run's cluster may live under /var/lib/auction-service, .data/postgres/data linking to it
 clean:
 	@d=$$(readlink .data/postgres/data 2>/dev/null); case "$$d" in /var/lib/auction-service/clusters/*/data) rm -rf "$${d%/data}";; esac
-	rm -rf .data node_modules
+	rm -rf .data node_modules dist

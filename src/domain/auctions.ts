@@ -128,14 +128,18 @@ function decodeCursor(c: string): [string, string] {
 export type BidRow = {
   id: string; auction_id: string; user_id: string; user_name: string; amount: string; seq: number; created_at: Date;
   kind: 'bid' | 'proxy' | 'buy_now'; reserve_met: boolean;
+  /** right after this bid (auction.bid_facts): the least next bid, and the buy-now price while still offered */
+  min_next_bid: string; buy_now_price: string | null;
 };
 
 /** Accepted bids after a seq, in order, with the bidder's name: the source of truth for replay and catch-up. */
 export async function bidsSince(sql: Sql, auctionId: string, afterSeq: number, limit = 1000): Promise<BidRow[]> {
   return sql<BidRow[]>`
     select b.id, b.auction_id, b.user_id, u.name as user_name, b.amount, b.seq, b.created_at, b.kind,
-           (a.reserve_price is null or b.amount >= a.reserve_price) as reserve_met
+           (a.reserve_price is null or b.amount >= a.reserve_price) as reserve_met, f.min_next_bid,
+           case when f.buy_now_available then a.buy_now_price end as buy_now_price
       from auction.bids b join auction.auctions a on a.id = b.auction_id join auction.users u on u.id = b.user_id
+           cross join lateral auction.bid_facts(a, b.seq, b.amount, b.kind) f
      where b.auction_id = ${auctionId} and b.seq > ${afterSeq}
      order by b.seq limit ${limit}`;
 }

@@ -69,7 +69,8 @@ export function bidData(b: BidRow | NamedBidEvent): BidPlacedData {
   const row = 'created_at' in b;
   return {
     bid_id: row ? b.id : b.bid_id, user_id: b.user_id, user_name: b.user_name, amount: amount(b.amount), seq: b.seq,
-    proxy: b.kind === 'proxy', kind: b.kind, reserve_met: b.reserve_met, time: row ? b.created_at.toISOString() : b.time,
+    proxy: b.kind === 'proxy', kind: b.kind, reserve_met: b.reserve_met,
+    min_next_bid: amount(b.min_next_bid), buy_now_price: toJsonAmount(b.buy_now_price), time: row ? b.created_at.toISOString() : b.time,
   };
 }
 
@@ -82,7 +83,8 @@ export function bidList(rows: BidRow[], limit: number): BidList {
   return { bids: rows.map(bidData), next_since_seq: rows.length === limit ? rows.at(-1)!.seq : null };
 }
 
-export function statusChanged(e: StatusEvent): StatusMessage {
+/** A status notification; an end names its winner (looked up like a bidder's name). */
+export function statusChanged(e: StatusEvent, winnerName: string | null = null): StatusMessage {
   const base = { auction_id: e.auction_id, seq: e.seq };
   const status = (e.status ?? 'active') as AuctionSnapshot['status'];
   const common = { status, end_time: e.end_time ?? '', time: e.time };
@@ -94,7 +96,7 @@ export function statusChanged(e: StatusEvent): StatusMessage {
         ...common, previous_end_time: e.previous_end_time, reason: e.reason as 'soft_close' | 'operator' | null } });
     case 'auction_ended':
       return message<'auction_ended'>({ ...base, type: e.type, data: {
-        ...common, winner_id: e.winner_id ?? null, final_price: toJsonAmount(e.final_price), reserve_met: e.reserve_met ?? null,
+        ...common, winner_id: e.winner_id ?? null, winner_name: winnerName, final_price: toJsonAmount(e.final_price), reserve_met: e.reserve_met ?? null,
         reason: (e.reason ?? null) as EndReason | null } });
     case 'auction_cancelled':
       return message<'auction_cancelled'>({ ...base, type: e.type, data: { ...common, reason: e.reason ?? null } });

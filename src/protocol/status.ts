@@ -20,7 +20,7 @@ export function missedStatusEvents(prev: KnownStatus, snap: AuctionSnapshot, tim
   }
   if (snap.status === 'ended' && prev.status !== 'ended') {
     out.push({ ...base, type: 'auction_ended', data: {
-      status: 'ended', winner_id: snap.winner_id, final_price: snap.seq > 0 ? snap.current_price : null,
+      status: 'ended', winner_id: snap.winner_id, winner_name: snap.winner_name, final_price: snap.seq > 0 ? snap.current_price : null,
       reserve_met: snap.reserve_met, reason: snap.end_reason, end_time: snap.end_time, time } });
   }
   if (snap.status === 'cancelled' && prev.status !== 'cancelled') {

@@ -62,6 +62,8 @@ export const bidView = named(z.strictObject({
   proxy: z.boolean().describe('placed automatically for someone\'s maximum (kind `proxy`)'),
   kind: z.enum(['bid', 'proxy', 'buy_now']),
   reserve_met: z.boolean().describe('this bid reaches the reserve (true without one)'),
+  min_next_bid: amount.describe('the lowest bid that would be accepted right after this one'),
+  buy_now_price: amount.nullable().describe('the buy-now price while still offered after this bid, else null'),
   time: time.describe('commit time'),
 }), 'Bid', 'An accepted bid: from the bid log, and as every subscriber hears it (`bid_placed` data).');
 
@@ -107,6 +109,7 @@ export const auctionExtendedData = z.strictObject({
 export const auctionEndedData = z.strictObject({
   status, end_time: time, time,
   winner_id: id.nullable().describe('null when there were no bids or the reserve was not met'),
+  winner_name: z.string().nullable(),
   final_price: amount.nullable().describe('null when there were no bids'),
   reserve_met: z.boolean().nullable().optional(),
   reason: z.enum(['time', 'buy_now', 'operator']).nullable().optional(),

@@ -255,7 +255,7 @@ class AuctionFeed {
       await this.emit(bidPlaced({ ...(e as BidEvent), user_name }));
     } else {
       if (e.seq > this.lastSeq) await this.catchUp(e.seq);
-      const m = statusChanged(e);
+      const m = statusChanged(e, e.winner_id ? await this.reads.userName(e.winner_id) : null);
       if (this.known) this.known = { status: m.data.status, end_time: m.data.end_time || this.known.end_time };
       await this.emit(m);
     }

@@ -4,6 +4,8 @@
 export type BidEvent = {
   type: 'bid_placed'; auction_id: string; seq: number; bid_id: string; user_id: string; amount: string;
   kind: 'bid' | 'proxy' | 'buy_now'; reserve_met: boolean; time: string;
+  /** right after this bid (auction.bid_facts in sql/) */
+  min_next_bid: string; buy_now_price: string | null;
 };
 /** On auction:<id> for every status change and extension; the result also on the seller's and winner's user:<id>. */
 export type StatusEvent = {

@@ -15,13 +15,18 @@ export class PersonalChannel {
   private userId: string;
   private deliver: (text: string) => void;
   private watching: (auctionId: string) => boolean;
+  private userName: (id: string) => Promise<string>;
   private log: () => FastifyBaseLogger;
 
-  constructor(o: { hub: ChannelHub; userId: string; deliver: (text: string) => void; watching: (auctionId: string) => boolean; log: () => FastifyBaseLogger }) {
+  constructor(o: {
+    hub: ChannelHub; userId: string; deliver: (text: string) => void; watching: (auctionId: string) => boolean;
+    userName: (id: string) => Promise<string>; log: () => FastifyBaseLogger;
+  }) {
     this.hub = o.hub;
     this.userId = o.userId;
     this.deliver = o.deliver;
     this.watching = o.watching;
+    this.userName = o.userName;
     this.log = o.log;
   }
 
@@ -49,6 +54,11 @@ export class PersonalChannel {
     const e = parseNotification<PersonalEvent>(payload);
     if (!e) return;
     if (e.type === 'outbid') this.deliver(JSON.stringify(outbid(e)));
-    else if (!this.watching(e.auction_id)) this.deliver(JSON.stringify(statusChanged(e)));
+    else if (!this.watching(e.auction_id)) {
+      const winner = e.winner_id;
+      if (!winner) return this.deliver(JSON.stringify(statusChanged(e)));
+      this.userName(winner).then((name) => this.deliver(JSON.stringify(statusChanged(e, name))),
+        (err) => this.log().error({ err }, 'could not name the winner; result not sent'));
+    }
   }
 }

@@ -18,6 +18,8 @@ import type { SocketTransport } from './transport.ts';
 export type SessionDeps = {
   handlers: Handlers;
   hub: ChannelHub;
+  /** a user's display name (the personal channel's results name the winner) */
+  userName: (id: string) => Promise<string>;
   log: FastifyBaseLogger;
   /** a message without an answer by then replies outcome_unknown, so one call that never settles holds up nothing */
   requestTimeoutMs: number;
@@ -94,7 +96,7 @@ export class Session implements Subscriber, SessionContext {
     if (!this.personal) {
       this.personal = new PersonalChannel({
         hub: this.deps.hub, userId: this.userId, deliver: (text) => this.transport.send(text),
-        watching: (id) => this.subscriptions.has(id), log: () => this.log,
+        watching: (id) => this.subscriptions.has(id), userName: this.deps.userName, log: () => this.log,
       });
       this.chain = this.personal.start();
     }

@@ -40,7 +40,7 @@ export default fp(async (app: FastifyInstance) => {
   const limits: TransportLimits = { maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, ratePerSec: c.WS_RATE_LIMIT_PER_SEC, burst: c.WS_RATE_BURST };
   const deps: SessionDeps = {
     handlers: makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS }),
-    hub, log: app.log, requestTimeoutMs: c.REQUEST_TIMEOUT_MS, ratePerSec: c.WS_RATE_LIMIT_PER_SEC,
+    hub, userName: (id) => app.auctions.userName(id), log: app.log, requestTimeoutMs: c.REQUEST_TIMEOUT_MS, ratePerSec: c.WS_RATE_LIMIT_PER_SEC,
   };
 
   // Replaces the plugin's default preClose, which would close sockets before in-flight bids reply.

@@ -1,49 +1,28 @@
-// GET /live: a small live auction page (src/web/) on the client library (src/client/), which is served
-// to the browser as JavaScript built here at start-up: each module's types stripped, `.ts` imports made `.js`.
+// GET /live: the live auction page. Its HTML and CSS are src/web/ as they are; its script and the client
+// library for browsers are bundled by esbuild into dist/web/ (npm run build, run by make run and make test).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { stripTypeScriptTypes } from 'node:module';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const clientDir = fileURLToPath(new URL('../client/', import.meta.url));
 const webDir = fileURLToPath(new URL('../web/', import.meta.url));
+const distDir = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
 type Asset = { body: string; type: string };
 
-/** src/client/*.ts as browser ES modules, by file name (`client.js`, `index.js`, ...). */
-export function buildClientModules(dir = clientDir): Map<string, Asset> {
-  const out = new Map<string, Asset>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()) {
-    const js = quietly(() => stripTypeScriptTypes(readFileSync(dir + file, 'utf8'), { mode: 'strip' }))
-      .replace(/(\bfrom\s*|\bimport\s*)(['"])(\.\.?\/[^'"]+)\.ts\2/g, '$1$2$3.js$2');
-    out.set(file.replace(/\.ts$/, '.js'), { body: js, type: 'text/javascript; charset=utf-8' });
-  }
-  return out;
-}
-
-/** Runs `fn` without Node's one-time "stripTypeScriptTypes is an experimental feature" warning (Node 24). */
-function quietly<T>(fn: () => T): T {
-  const emit = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    if (String(warning).includes('stripTypeScriptTypes')) return;
-    (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return fn();
-  } finally {
-    process.emitWarning = emit;
-  }
-}
-
-const WEB_TYPES: Record<string, string> = {
-  html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8',
+const TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', map: 'application/json',
 };
 
-function webAssets(dir = webDir): Map<string, Asset> {
+/** The page's files by URL name: served from memory, read once at start. */
+function assets(): Map<string, Asset> {
+  const files: [string, string][] = [
+    ['index.html', webDir + 'index.html'], ['style.css', webDir + 'style.css'],
+    ['app.js', distDir + 'app.js'], ['app.js.map', distDir + 'app.js.map'],
+    ['client/index.js', distDir + 'client.js'], ['client/index.js.map', distDir + 'client.js.map'],
+  ];
   const out = new Map<string, Asset>();
-  for (const file of readdirSync(dir)) {
-    const type = WEB_TYPES[file.split('.').pop() ?? ''];
-    if (type) out.set(file, { body: readFileSync(dir + file, 'utf8'), type });
+  for (const [name, path] of files) {
+    if (existsSync(path)) out.set(name, { body: readFileSync(path, 'utf8'), type: TYPES[name.split('.').pop()!] });
   }
   return out;
 }
@@ -63,15 +42,19 @@ function securityHeaders(req: FastifyRequest, reply: FastifyReply) {
 }
 
 export default async function liveRoutes(app: FastifyInstance) {
-  let modules: Map<string, Asset> | undefined; // built on the first request for them
-  const web = webAssets();
-  const send = (reply: FastifyReply, a: Asset | undefined) => (a ? reply.type(a.type).send(a.body)
-    : reply.code(404).send({ error: { code: 'not_found', message: 'not found' } }));
+  const files = assets();
+  if (!files.has('app.js')) app.log.warn('the live page is not built (dist/web/app.js): run `npm run build`, or make run');
+  const send = (reply: FastifyReply, name: string) => {
+    const a = files.get(name);
+    if (a) return reply.type(a.type).send(a.body);
+    if (name.endsWith('.js')) return reply.code(503).send({ error: { code: 'not_built', message: 'the page is not built: run npm run build' } });
+    return reply.code(404).send({ error: { code: 'not_found', message: 'not found' } });
+  };
 
   app.addHook('onRequest', async (req, reply) => securityHeaders(req, reply));
   app.get('/', async (_req, reply) => reply.redirect('/live')); // 302: the page is the front door
-  app.get('/live', async (_req, reply) => send(reply, web.get('index.html')));
+  app.get('/live', async (_req, reply) => send(reply, 'index.html'));
   app.get('/live/', async (_req, reply) => reply.redirect('/live'));
-  app.get<{ Params: { file: string } }>('/live/client/:file', async (req, reply) => send(reply, (modules ??= buildClientModules()).get(req.params.file)));
-  app.get<{ Params: { file: string } }>('/live/:file', async (req, reply) => send(reply, req.params.file === 'index.html' ? undefined : web.get(req.params.file)));
+  app.get<{ Params: { file: string } }>('/live/client/:file', async (req, reply) => send(reply, `client/${req.params.file}`));
+  app.get<{ Params: { file: string } }>('/live/:file', async (req, reply) => send(reply, req.params.file === 'index.html' ? '' : req.params.file));
 }

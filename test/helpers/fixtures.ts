@@ -33,7 +33,7 @@ export const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOStr
 export function auctionInput(o: AuctionOpts = {}): CreateAuctionRequest {
   const input: CreateAuctionRequest = {
     start_time: inSeconds(o.startsIn ?? -1), end_time: inSeconds(o.endsIn ?? 3600), starting_price: o.startingPrice ?? 10,
-    ...(o.itemId ? { item_id: o.itemId } : { item: o.item ?? { name: 'Lamp', description: 'a brass lamp' } }),
+    ...(o.itemId ? { item_id: o.itemId } : { item: o.item ?? { name: 'lamp', description: 'a lamp' } }),
   };
   if (o.minIncrement !== null) input.min_increment = o.minIncrement ?? 1;
   if (o.incrementTable) input.increment_table = o.incrementTable;

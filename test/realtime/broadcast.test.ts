@@ -58,7 +58,7 @@ t.test('notifications that arrive before the feed takes its next step go out tog
   t.ok(handle);
   const notify = (seq: number) => handlers.get(`auction:${id}`)!(JSON.stringify({
     type: 'bid_placed', auction_id: id, seq, bid_id: `00000000-0000-4000-8000-00000000000${seq}`, user_id: '00000000-0000-4000-8000-000000000001',
-    amount: `${10 + seq}.00`, kind: 'bid', reserve_met: true, time: new Date().toISOString() }));
+    amount: `${10 + seq}.00`, kind: 'bid', reserve_met: true, min_next_bid: `${11 + seq}.00`, buy_now_price: null, time: new Date().toISOString() }));
   let written = nextWrite();
   notify(1);
   notify(2);

@@ -33,7 +33,8 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
 
   for (const c of [seller, alice, bob]) {
     await c.next((m) => m.type === 'bid_placed' && m.seq === 2);
-    t.same(c.bids(id).map((m) => [m.seq, m.data.amount, m.data.user_id, m.data.user_name]), [[1, 10, alice.userId, 'alice'], [2, 601.5, bob.userId, 'bob']]);
+    t.same(c.bids(id).map((m) => [m.seq, m.data.amount, m.data.user_id, m.data.user_name, m.data.min_next_bid, m.data.buy_now_price]),
+      [[1, 10, alice.userId, 'alice', 10.5, null], [2, 601.5, bob.userId, 'bob', 602, null]]);
   }
 
   const own = await seller.request({ type: 'place_bid', auction_id: id, data: { amount: 700 } });
@@ -54,6 +55,27 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
   t.equal(alice.bids(id).length, 2, 'an unsubscribed socket hears no more bids');
 
   t.match(await alice.request({ type: 'ping' }), { type: 'pong' });
+});
+
+t.test('each bid event says what a watcher needs next: the least next bid, and whether buy-now is still offered', async (t) => {
+  const seller = await connectClient(t, inst, 'facts-seller');
+  const bidder = await connectClient(t, inst, 'facts-bidder');
+  const watcher = await connectClient(t, inst, 'facts-watcher');
+  // eBay's steps, a reserve of 30 and a buy-now price of 100: buy-now stays offered until bidding meets the reserve
+  const id = await seller.createAuction({ startingPrice: 10, minIncrement: null, reservePrice: 30, buyNowPrice: 100 });
+  t.match((await watcher.request({ type: 'subscribe', auction_id: id })).data, { min_next_bid: 10, buy_now_price: 100 });
+  for (const amount of [10, 24.5, 30]) await bidder.request({ type: 'place_bid', auction_id: id, data: { amount } });
+  await watcher.next((m) => m.type === 'bid_placed' && m.seq === 3);
+  const live = watcher.bids(id).map((m) => [m.data.amount, m.data.min_next_bid, m.data.buy_now_price]);
+  t.same(live, [[10, 10.5, 100], [24.5, 25, 100], [30, 31, null]], 'steps of 0.50 under 25, then 1; offered until the reserve is met');
+  const late = await connectClient(t, inst, 'facts-late');
+  await late.request({ type: 'subscribe', auction_id: id, data: { since_seq: 0 } });
+  await late.next((m) => m.type === 'bid_placed' && m.seq === 3);
+  t.same(late.bids(id).map((m) => [m.data.amount, m.data.min_next_bid, m.data.buy_now_price]), live, 'a replay from the bid log says the same');
+  const listed = await late.request({ type: 'list_bids', auction_id: id, data: { since_seq: 1, limit: 5 } });
+  t.match(listed, { type: 'bid_list', auction_id: id, data: { next_since_seq: null } });
+  t.same(listed.data.bids.map((b: { seq: number; user_name: string }) => [b.seq, b.user_name]), [[2, 'facts-bidder'], [3, 'facts-bidder']]);
+  t.match((await late.request({ type: 'get_auction', auction_id: id })).data, { min_next_bid: 31, buy_now_price: null }, 'and the snapshot agrees');
 });
 
 t.test('a retried place_bid with the same request_id bids once', async (t) => {

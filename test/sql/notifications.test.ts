@@ -82,7 +82,7 @@ t.test('one bid_placed per accepted bid, in seq order, with the full payload; no
       typeof n.amount !== 'string' || new Date(n.time as string).getTime() !== b.created_at.getTime();
   });
   t.same(mismatched, [], 'each payload carries auction_id, bid_id, user_id, amount (a string) and time of its bid');
-  t.same(Object.keys(placed[0]).sort(), ['amount', 'auction_id', 'bid_id', 'kind', 'reserve_met', 'seq', 'time', 'type', 'user_id']);
+  t.same(Object.keys(placed[0]).sort(), ['amount', 'auction_id', 'bid_id', 'buy_now_price', 'kind', 'min_next_bid', 'reserve_met', 'seq', 'time', 'type', 'user_id']);
   t.ok(placed.every((n) => n.kind === 'bid' && n.reserve_met === true), 'typed bids with no reserve');
 });
 
