@@ -113,7 +113,7 @@ function encodeCursor(a: AuctionRow) {
   return Buffer.from(`${a.created_at.toISOString()}|${a.id}`).toString('base64url');
 }
 
-export class BadCursorError extends ClientFacingError {
+class BadCursorError extends ClientFacingError {
   constructor() {
     super('invalid_argument', 400, 'invalid cursor');
   }

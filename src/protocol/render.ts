@@ -65,7 +65,7 @@ export function auctionList(page: AuctionPage): AuctionList {
 export type NamedBidEvent = BidEvent & { user_name: string };
 
 /** A stored bid (replay, catch-up, list_bids) or a live notification, as every watcher sees it. */
-export function bidData(b: BidRow | NamedBidEvent): BidPlacedData {
+function bidData(b: BidRow | NamedBidEvent): BidPlacedData {
   const row = 'created_at' in b;
   return {
     bid_id: row ? b.id : b.bid_id, user_id: b.user_id, user_name: b.user_name, amount: amount(b.amount), seq: b.seq,

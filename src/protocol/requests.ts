@@ -16,7 +16,7 @@ const count = (min: number, max: number, def: number) => z.coerce.number<number>
 const base = { request_id: requestId, timestamp };
 
 export const auctionId = uuid;
-export const auctionStatus = z.enum(['pending', 'active', 'ended', 'cancelled']);
+const auctionStatus = z.enum(['pending', 'active', 'ended', 'cancelled']);
 
 export const placeBidData = z.object({ amount: amountSchema.optional(), max_amount: amountSchema.optional() }).strict()
   .refine((d) => d.amount !== undefined || d.max_amount !== undefined, 'give amount, max_amount (a proxy bid), or both')
@@ -59,7 +59,7 @@ export const listBidsData = z.object({
   limit: count(1, 1000, 100),
 }).strict();
 
-export const subscribeData = z.object({ since_seq: z.number().int().min(0).optional() }).strict();
+const subscribeData = z.object({ since_seq: z.number().int().min(0).optional() }).strict();
 
 export const clientMessage = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('subscribe'), auction_id: uuid, data: subscribeData.optional() }).strict(),

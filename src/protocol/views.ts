@@ -88,7 +88,7 @@ export const acceptedBid = named(z.strictObject({
 
 export const boughtBid = named(acceptedBid.extend({ bought: z.literal(true) }), 'BuyNowResult', 'The outcome of a buy-now.');
 
-export const rejectionReason = z.enum([
+const rejectionReason = z.enum([
   'auction_not_found', 'not_started', 'ended', 'cancelled', 'too_low', 'own_auction', 'invalid_amount',
   'invalid_max_amount', 'max_not_raised', 'invalid_request_id', 'request_id_conflict']);
 

@@ -56,6 +56,10 @@ function notice(message: string, auctionId?: string, kind = '') {
   n.hidden = false;
 }
 
+function outbidNotice(auctionId: string, name: string, price: number) {
+  notice(`You were outbid on ${name}: the price is now ${money(price)}.`, auctionId, 'outbid');
+}
+
 function clearNotice(auctionId: string, kind: string) {
   const n = $('notice');
   if (n.dataset.auction === auctionId && n.dataset.kind === kind) n.hidden = true;
@@ -132,7 +136,7 @@ function route() {
         auctions.set(s.auction_id, s);
         renderList();
       },
-      outbid: (auctionId, name, price) => notice(`You were outbid on ${name}: the price is now ${money(price)}.`, auctionId, 'outbid'),
+      outbid: outbidNotice,
       leading: (auctionId) => clearNotice(auctionId, 'outbid'),
     });
     void room.open();
@@ -182,8 +186,7 @@ function start(token: string) {
   // the user's own channel: an outbid on an auction not open here
   current.on('outbid', (e) => {
     if (room?.id === e.auction_id) return; // the room says it
-    const name = auctions.get(e.auction_id)?.item_name ?? 'an auction';
-    notice(`You were outbid on ${name}: the price is now ${money(e.data.current_price)}.`, e.auction_id, 'outbid');
+    outbidNotice(e.auction_id, auctions.get(e.auction_id)?.item_name ?? 'an auction', e.data.current_price);
   });
   current.on('auction_ended', (e) => {
     if (room?.id === e.auction_id) return;

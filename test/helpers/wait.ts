@@ -12,10 +12,3 @@ export async function until(pred: () => boolean | Promise<boolean>, o: UntilOpti
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
-
-/** The first value `fn` returns that is not undefined, polled as `until` does. */
-export async function eventually<T>(fn: () => T | undefined | Promise<T | undefined>, o: UntilOptions | string = {}): Promise<T> {
-  let value: T | undefined;
-  await until(async () => (value = await fn()) !== undefined, o);
-  return value!;
-}

@@ -1,7 +1,7 @@
 // What fan-out costs per event and per idle socket: one serialization per event whatever the number of
 // subscribers, the same frame bytes to each, the slow-consumer bound on that path, the user's own channel from
 // the first frame on, and no upgrade request kept alive by an open socket.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { IncomingMessage } from 'node:http';
@@ -11,7 +11,8 @@ import { connectClient, startInstance } from '../helpers/app.ts';
 import { metrics } from '../../src/metrics.ts';
 import { Feeds, type ChannelHub, type Subscriber } from '../../src/realtime/feeds.ts';
 import { Outgoing, textFrame } from '../../src/realtime/frames.ts';
-import { SocketTransport, type WsLike } from '../../src/realtime/transport.ts';
+import { SocketTransport } from '../../src/realtime/transport.ts';
+import { fakeSocket } from '../helpers/sockets.ts';
 import { makeAuction } from '../helpers/fixtures.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -94,19 +95,9 @@ t.test('textFrame is a valid unmasked text frame at every length encoding', asyn
   }
 });
 
-/** A `ws` socket as far as the transport sees it, recording what is done to it. */
-function fakeSocket(t: Test) {
-  const ws = {
-    readyState: 1, OPEN: 1, extensions: '', bufferedAmount: 0, closed: undefined as [number, string] | undefined,
-    send: () => t.fail('ws.send'), ping: () => {}, terminate: () => {}, on: () => undefined,
-    close: (code?: number, reason?: string) => { ws.closed = [code!, reason!]; },
-  } satisfies WsLike & Record<string, unknown>;
-  return ws;
-}
-
 t.test('a broadcast to a socket over WS_MAX_BUFFERED_BYTES closes it with 4008 instead of writing', async (t) => {
   const written: Buffer[] = [];
-  const ws = fakeSocket(t);
+  const ws = fakeSocket({ send: () => t.fail('a broadcast goes to the TCP socket, not ws.send') });
   const transport = new SocketTransport(ws, { maxBufferedBytes: 1024, ratePerSec: 10, burst: 10 }, { write: (b: Buffer) => { written.push(b); return true; } });
   const out = new Outgoing({ type: 'pong', timestamp: 0 });
   transport.send(out);

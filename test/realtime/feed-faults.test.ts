@@ -1,6 +1,6 @@
 // A feed whose database reads fail or hang: no subscriber is left believing it is subscribed to nothing,
 // and no read that never settles stalls the auction for the other sockets of the instance.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import pino from 'pino';
 import { freshDb } from '../helpers/db.ts';
 import { bid, makeAuction, makeUser } from '../helpers/fixtures.ts';
@@ -8,7 +8,8 @@ import { auctionService } from '../../src/domain/service.ts';
 import { Feeds, type ChannelHub, type FeedSource, type Subscriber } from '../../src/realtime/feeds.ts';
 import { makeHandlers } from '../../src/realtime/handlers.ts';
 import { Session } from '../../src/realtime/session.ts';
-import { SocketTransport, type WsLike } from '../../src/realtime/transport.ts';
+import { SocketTransport } from '../../src/realtime/transport.ts';
+import { fakeSocket } from '../helpers/sockets.ts';
 
 const db = await freshDb(t);
 const log = pino({ level: 'silent' });
@@ -68,17 +69,7 @@ t.test('a read that never settles fails its step after the read deadline; the ne
   await handle!.unsubscribe();
 });
 
-/** A `ws` socket as far as the transport sees it, recording sends and the close. */
-function fakeSocket() {
-  const ws = {
-    readyState: 1, OPEN: 1, extensions: '', bufferedAmount: 0, sent: [] as string[], closed: undefined as [number, string] | undefined,
-    send: (text: string) => { ws.sent.push(text); }, ping: () => {}, terminate: () => {}, on: () => undefined,
-    close: (code?: number, reason?: string) => { ws.closed = [code!, reason!]; },
-  } satisfies WsLike & Record<string, unknown>;
-  return ws;
-}
-
-t.test('a socket whose replay broke after its snapshot is closed with 1013 (reconnect and resume)', async (t: Test) => {
+t.test('a socket whose replay broke after its snapshot is closed with 1013 (reconnect and resume)', async (t) => {
   const ws = fakeSocket();
   const session = new Session(new SocketTransport(ws, { maxBufferedBytes: 1 << 20, ratePerSec: 100, burst: 100 }), u, {
     handlers: makeHandlers({ auctions, feeds, maxSubscriptions: 10 }), hub, userName: auctions.userName, log, requestTimeoutMs: 5000, ratePerSec: 100,
