@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { sql as ksql, type Kysely } from 'kysely';
+import { sql as ksql, type Compilable, type Kysely } from 'kysely';
 import { ClientFacingError } from '../db/errors.ts';
 import type { Database, AuctionStatus, IncrementStep } from '../db/schema.ts';
 import type { EndReason } from '../protocol/messages.ts';
@@ -87,8 +87,20 @@ function namedAuctions(db: Kysely<Database>) {
       'h.name as high_bidder_name', 'w.name as winner_name']);
 }
 
-export async function getAuction(db: Kysely<Database>, id: string): Promise<NamedAuction | undefined> {
-  return (await namedAuctions(db).where('f.id', '=', id).executeTakeFirst()) as NamedAuction | undefined;
+export type Pool = { sql: Sql; db: Kysely<Database> };
+
+/**
+ * Kysely builds the query and the shared pool runs it: kysely-postgres-js would reserve a connection for each
+ * query, and the feeds read auctions often (every resubscribe after a reconnect).
+ */
+async function run<T>(sql: Sql, q: Compilable): Promise<T[]> {
+  const c = q.compile();
+  return (await sql.unsafe(c.sql, c.parameters as never[], { prepare: true })) as unknown as T[];
+}
+
+export async function getAuction(pool: Pool, id: string): Promise<NamedAuction | undefined> {
+  const [a] = await run<NamedAuction>(pool.sql, namedAuctions(pool.db).where('f.id', '=', id));
+  return a;
 }
 
 export type ListInput = { status?: AuctionStatus; limit: number; cursor?: string };
@@ -96,14 +108,14 @@ export type ListInput = { status?: AuctionStatus; limit: number; cursor?: string
 export type AuctionPage = { auctions: NamedAuction[]; next_cursor: string | null };
 
 /** Newest first, keyset-paginated on (created_at, id); the cursor is opaque to clients. */
-export async function listAuctions(db: Kysely<Database>, input: ListInput): Promise<AuctionPage> {
-  let q = namedAuctions(db).orderBy('f.created_at', 'desc').orderBy('f.id', 'desc').limit(input.limit + 1);
+export async function listAuctions(pool: Pool, input: ListInput): Promise<AuctionPage> {
+  let q = namedAuctions(pool.db).orderBy('f.created_at', 'desc').orderBy('f.id', 'desc').limit(input.limit + 1);
   if (input.status) q = q.where('f.status', '=', input.status);
   if (input.cursor) {
     const [at, id] = decodeCursor(input.cursor);
     q = q.where(ksql<boolean>`(f.created_at, f.id) < (${at}::timestamptz, ${id}::uuid)`);
   }
-  const rows = (await q.execute()) as unknown as NamedAuction[];
+  const rows = await run<NamedAuction>(pool.sql, q);
   const page = rows.slice(0, input.limit);
   const next = rows.length > input.limit ? encodeCursor(page.at(-1)!) : null;
   return { auctions: page, next_cursor: next };

@@ -32,10 +32,10 @@ export function auctionService(o: ServiceOptions): AuctionService {
     placeBid: (b) => batcher.submit(b),
     buyNow: (b) => buyNow(o.sql, b),
     // read back with its names once committed
-    createAuction: async (input) => (await getAuction(o.db, (await createAuction(o.sql, input, o.schedule)).id))!,
+    createAuction: async (input) => (await getAuction(o, (await createAuction(o.sql, input, o.schedule)).id))!,
     createItem: (ownerId, name, description) => createItem(o.sql, ownerId, name, description),
-    getAuction: (id) => getAuction(o.db, id),
-    listAuctions: (q) => listAuctions(o.db, q),
+    getAuction: (id) => getAuction(o, id),
+    listAuctions: (q) => listAuctions(o, q),
     bidsSince: (id, after, limit) => bidsSince(o.sql, id, after, limit),
     userName: (id) => names.name(id),
   };
