@@ -6,14 +6,19 @@
 -- the same functions as auction.auction_facts, so a bid event and a snapshot never disagree.
 create function auction.bid_facts(a auction.auctions, p_seq bigint, p_amount numeric, p_kind text,
                                   out min_next_bid numeric, out buy_now_available boolean)
-language sql stable
+language plpgsql stable
 set search_path = auction, pg_catalog
 as $$
-  select min_next_bid(x), buy_now_available(x)
-    from jsonb_populate_record(a, jsonb_build_object(
-           'seq', p_seq, 'current_price', p_amount,
-           -- a buy-now ends the auction; any other accepted bid leaves it open
-           'status', case when p_kind = 'buy_now' then 'ended' else 'active' end)) x;
+begin
+  -- fields of a row variable cost nothing to set; the rules then read it like any auction
+  a.seq := p_seq;
+  a.current_price := p_amount;
+  if p_kind = 'buy_now' then
+    a.status := 'ended'; -- a buy-now ends the auction; any other accepted bid leaves it open
+  end if;
+  min_next_bid := auction.min_next_bid(a);
+  buy_now_available := auction.buy_now_available(a);
+end;
 $$;
 
 create or replace function auction.bids_notify() returns trigger
