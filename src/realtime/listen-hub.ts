@@ -29,10 +29,13 @@ export class ListenHub {
   private log: FastifyBaseLogger;
 
   private url: string;
+  /** a LISTEN query (or the probe) without an answer by then gets the client replaced */
+  private queryDeadlineMs: number;
 
-  constructor(url: string, log: FastifyBaseLogger) {
+  constructor(url: string, log: FastifyBaseLogger, o: { queryDeadlineMs?: number } = {}) {
     this.log = log;
     this.url = url;
+    this.queryDeadlineMs = o.queryDeadlineMs ?? 5000;
     this.sql = this.client();
   }
 
@@ -165,9 +168,9 @@ export class ListenHub {
 
   /** Bounds a query on the LISTEN client; one that does not answer gets the client replaced. */
   private timed<T>(query: Promise<T>, what: string): Promise<T> {
-    return withDeadline(query, 5000, () => {
+    return withDeadline(query, this.queryDeadlineMs, () => {
       this.replaceClient();
-      throw new Error(`${what}: no answer in 5 s; replaced the client`);
+      throw new Error(`${what}: no answer in ${this.queryDeadlineMs} ms; replaced the client`);
     });
   }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { connect } from '../../src/db/connect.ts';
 import { freePort, startEmbedded } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { makeAuction } from '../helpers/fixtures.ts';
 import { check, closeAll, runStorm, settle } from './engine.ts';
 import { startProxy } from './proxy.ts';
 
@@ -69,10 +70,7 @@ const [seller] = await admin`select auction.ensure_user(gen_random_uuid(), 'soak
 const auctions: string[] = [];
 for (let i = 0; i < AUCTIONS; i++) {
   const endsIn = i < AUCTIONS / 5 ? 8 : 3600; // a fifth end during the storm
-  const [item] = await admin`select auction.create_item(${'soak item ' + i}) as id`;
-  const [a] = await admin`select id from auction.create_auction(${item.id}, ${seller.id}, clock_timestamp() - interval '1 second',
-    clock_timestamp() + make_interval(secs => ${endsIn}), 1, 0.01)`;
-  auctions.push(a.id);
+  auctions.push((await makeAuction(admin, { seller: seller.id, item: { name: `soak item ${i}` }, endsIn, startingPrice: 1, minIncrement: 0.01 })).id);
 }
 
 type Fault = { name: string; at: number; recoveredMs: number; detail: string };
