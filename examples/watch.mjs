@@ -1,7 +1,8 @@
 // Watches one auction and bids on it, with the client library as another project uses it:
 //   npm install <path to this repository>   (then: import ... from 'auction-service/client')
 //   AUCTION_URL=ws://127.0.0.1:8080/ws AUCTION_TOKEN=$(npm run -s token -- carol) node examples/watch.mjs <auction id> [bid amount]
-// Plain JavaScript on Node 24's global WebSocket; prints one line per event and exits after `AUCTION_EVENTS` of them.
+// Plain JavaScript on Node 24's global WebSocket; prints one line per event, and with AUCTION_EVENTS=n exits
+// after n events (and the bid's answer).
 import { AuctionClient, BidRejectedError } from 'auction-service/client';
 
 const [auctionId, amount] = process.argv.slice(2);
@@ -18,7 +19,9 @@ await client.connect();
 
 const auction = client.subscribe(auctionId); // listeners go on before anything can arrive
 let seen = 0;
-const done = () => { if (++seen >= stopAfter) client.close(); };
+let enough;
+const heardEnough = new Promise((resolve) => { enough = resolve; });
+const done = () => { if (++seen >= stopAfter) enough(); };
 auction.on('bid', (e) => { console.log(`bid ${e.seq}: ${e.data.amount.toFixed(2)} by ${e.data.user_name}`); done(); });
 auction.on('status', (e) => { console.log(`${e.type}${e.resumed ? ' (found after a reconnect)' : ''}`); done(); });
 auction.on('outbid', (e) => console.log(`outbid: the price is now ${e.data.current_price.toFixed(2)}`));
@@ -36,3 +39,5 @@ if (amount) {
     else throw err;
   }
 }
+await heardEnough;
+client.close();
