@@ -223,6 +223,9 @@ async function run() {
     await waitText(alice.page, '#high-bidder', /^page-bob3$/);
     // without a reserve the first bid withdraws buy-now: both pages drop the button, from the bid event itself
     for (const { page } of [alice, bob]) await page.locator('#buy-now').waitFor({ state: 'hidden' });
+    await bob.page.setViewportSize({ width: 390, height: 844 }); // a phone: one column
+    t.equal(await bob.page.textContent('#room-title'), 'Green teapot');
+    await shoot(bob.page, 'phone-room');
     t.same([...alice.errors, ...bob.errors], []);
   });
 
