@@ -39,7 +39,7 @@ await childMain<Params, BidResult>(async (p) => {
       const acks: (() => void)[] = [];
       wss[0]?.on('message', () => acks.shift()?.());
       const replies: Promise<void>[] = [];
-      for (let k = 0; performance.now() < start + p.durationMs; k++) {
+      for (let k = 0; (k * 1000) / p.rate < p.durationMs; k++) { // every event due inside the window, none after it
         const wait = start + (k * 1000) / p.rate - performance.now();
         if (wait > 0) await sleep(wait);
         const sentAt = performance.now();
