@@ -5,7 +5,7 @@
 // scenarios run on (fsync off, durable, both); BENCH_ANCHORS=0 leaves the anchors out (bench/anchors/).
 // Every child process has a hard time limit; nothing here asserts on timings.
 import postgres from 'postgres';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { spawn, execFileSync } from 'node:child_process';
 import { cpus, totalmem, loadavg } from 'node:os';
@@ -72,10 +72,9 @@ async function facts(dbs: BenchDb[]) {
 
 function socketIoVersion() {
   try {
-    return (JSON.parse(execFileSync('npm', ['ls', 'socket.io', '--json', '--depth=0'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString()) as
-      { dependencies?: Record<string, { version: string }> }).dependencies?.['socket.io']?.version ?? '';
+    return (JSON.parse(readFileSync(join(root, 'node_modules', 'socket.io', 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
-    return '';
+    return '(version unknown)';
   }
 }
 
