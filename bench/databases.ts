@@ -2,7 +2,7 @@
 // for every scenario), a second one with fsync=on and synchronous_commit=on (durable: what users run), or
 // BENCH_DATABASE_URL. Each holds a migrated template; every run gets its own database cloned from it.
 import postgres from 'postgres';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ export type BenchDb = {
   close: () => Promise<void>;
 };
 
+const TMPFS_MAGIC = 0x01021994; // statfs(2)
 const withDb = (url: string, db: string) => url.replace(/\/[^/?]*(\?|$)/, `/${db}$1`);
 let count = 0;
 
@@ -43,6 +44,8 @@ export async function embeddedDb(durable: boolean): Promise<BenchDb> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  // on a tmpfs, fsync returns at once: the durable cluster would measure nothing durable
+  if (durable && statfsSync(dir).type === TMPFS_MAGIC) console.log(`# ${dir} is on a tmpfs: the durable cluster's flushes cost nothing there (set TMPDIR to a disk)`);
   const db = await prepared(durable ? 'durable' : 'fsync off', durable, cluster.url('postgres'), join(dir, 'data'));
   return { ...db, close: async () => {
     await db.close();
