@@ -1,9 +1,10 @@
 // The fan-out floor: a bare `ws` server, no database, no ordering, no per-socket state. A watcher (bench/watchers.ts)
 // connects to /ws, subscribes (any auction id) and is told so; the publisher (anchors/publisher.ts) connects to
-// /publish and sends each event as one text message. Each event is framed once; the frames that arrived within one
-// event-loop turn go to every subscribed socket in one write to its TCP socket (no compression is negotiated, so
-// ws writes nothing there itself between frames), and are then acknowledged to the publisher. That is the least
-// a broadcast can cost: one system call per socket per turn, which the service's broadcast also pays.
+// /publish and sends each event as one text message. Each event is framed once and written as is to every
+// subscribed socket's TCP socket (no compression is negotiated, so ws writes nothing there between frames), in
+// slices of sockets between event-loop turns; events that arrive meanwhile go out together in the next pass, one
+// write per socket. That is the service's own way to broadcast, without the database, the LISTEN path or
+// any per-socket work: what a broadcast costs on this box, one system call per socket per pass.
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -22,16 +23,27 @@ function textFrame(payload: Buffer): Buffer {
   return f;
 }
 
+const SLICE = 256; // sockets written between two event-loop turns, as the service does
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const subscribed = new Map<WebSocket, Socket>();
 let pending: Buffer[] = [];
+let writing = false;
 let publisher: WebSocket | undefined;
 
-function flush() {
-  const bytes = pending.length === 1 ? pending[0] : Buffer.concat(pending);
-  const events = pending.length;
-  pending = [];
-  for (const [ws, tcp] of subscribed) if (ws.readyState === ws.OPEN) tcp.write(bytes);
-  for (let k = 0; k < events; k++) publisher?.send('{"type":"published"}');
+async function broadcast() {
+  writing = true;
+  while (pending.length) {
+    const frames = pending;
+    pending = [];
+    const bytes = frames.length === 1 ? frames[0] : Buffer.concat(frames);
+    let n = 0;
+    for (const [ws, tcp] of subscribed) {
+      if (ws.readyState === ws.OPEN) tcp.write(bytes);
+      if (++n % SLICE === 0) await nextTurn();
+    }
+    for (let k = 0; k < frames.length; k++) publisher?.send('{"type":"published"}');
+  }
+  writing = false;
 }
 
 const http = createServer((_req, res) => res.writeHead(404).end());
@@ -42,7 +54,8 @@ wss.on('connection', (ws, req) => {
   if (req.url?.startsWith('/publish')) {
     publisher = ws;
     ws.on('message', (data: Buffer) => {
-      if (pending.push(textFrame(data)) === 1) setImmediate(flush);
+      pending.push(textFrame(data));
+      if (!writing) void broadcast();
     });
     return;
   }
