@@ -16,7 +16,7 @@ export const stopAll = () => { for (const c of children) c.stop(); };
 
 /**
  * A server process: a service instance (server.ts) or an anchor's (anchors/ws-floor.ts, anchors/socketio-peer.ts).
- * Each answers 'stats' with its CPU time and event-loop delay since the last 'stats', and 'close'.
+ * Each answers 'stats' with its CPU time and event-loop delay since the last 'stats', 'close', and the profile messages.
  */
 export type Server = { url: string; child: Child<never>; stats: () => Promise<ChildMsg>; profile: (on: boolean) => Promise<unknown>; close: () => Promise<void> };
 
@@ -27,8 +27,7 @@ export async function startProcess(file: string, params: Record<string, unknown>
     url: (ready.url as string | undefined) ?? `ws://127.0.0.1:${ready.port}/ws`,
     child: c,
     stats: () => c.request({ type: 'stats' }, 'stats'),
-    profile: (on) => (process.env.BENCH_PROFILE && file === 'server.ts'
-      ? c.request({ type: on ? 'profile-start' : 'profile-stop' }, on ? 'profiling' : 'profiled') : Promise.resolve()),
+    profile: (on) => (process.env.BENCH_PROFILE ? c.request({ type: on ? 'profile-start' : 'profile-stop' }, on ? 'profiling' : 'profiled') : Promise.resolve()),
     close: async () => {
       await Promise.race([c.request({ type: 'close' }, 'closed').catch(() => {}), sleep(15_000)]);
       c.stop();
