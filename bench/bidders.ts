@@ -54,7 +54,8 @@ await childMain<Params, BidResult>(async (p) => {
         const c = clients[0];
         const auctionId = load.auctions[0];
         const replies: Promise<void>[] = [];
-        for (let k = 0; performance.now() < deadline; k++) {
+        // every bid due inside the window, none after it (a bid sent after it would be delivered but not counted)
+        for (let k = 0; start + (k * 1000) / p.rate < deadline; k++) {
           const due = start + (k * 1000) / p.rate;
           const wait = due - performance.now();
           if (wait > 0) await sleep(wait);

@@ -19,6 +19,8 @@ type Params = {
 };
 export type WatchResult = { connected: number; failed: number; firstError?: string; deliveries: number; latency: HistJson; closedEarly: number;
   cpuSeconds?: number; runMs?: number }; // the last two added by childMain
+// A watcher process answers {type:'count'} with {deliveries} so far and {type:'phase'} with {deliveries, latency, sample}
+// since the last phase (sample: one bid_placed message as received, which the fan-out anchors send as is), then starts afresh.
 
 // A bid_placed is timed without parsing the whole message: at 10,000 sockets the generators must not be what
 // falls behind. The server writes "type" first (messages.ts); "time" is the bid's commit time.
@@ -41,6 +43,7 @@ await childMain<Params, WatchResult>(async (p) => {
   let firstError: string | undefined;
   let closedEarly = 0;
   let measuring = false;
+  let sample: string | undefined;
   const sockets: WebSocket[] = [];
   const setupDeadline = Date.now() + p.setupLimitMs;
 
@@ -64,6 +67,7 @@ await childMain<Params, WatchResult>(async (p) => {
         const time = bidTime(raw);
         if (time !== undefined) {
           if (!measuring) return;
+          sample ??= raw.toString();
           deliveries++;
           latency.record(Date.now() - time);
           return;
@@ -100,12 +104,11 @@ await childMain<Params, WatchResult>(async (p) => {
     info: { connected: sockets.length, failed, firstError },
     run: async () => {
       measuring = true;
-      // {type:'count'}: deliveries so far; {type:'phase'}: deliveries and latencies since the last phase, then start afresh
       const stop = new Promise<void>((resolve) => process.on('message', (m: { type: string }) => {
         if (m.type === 'stop') resolve();
         else if (m.type === 'count') process.send!({ type: 'count', deliveries });
         else if (m.type === 'phase') {
-          process.send!({ type: 'phase', deliveries, latency: latency.toJSON() });
+          process.send!({ type: 'phase', deliveries, latency: latency.toJSON(), sample });
           deliveries = 0;
           latency = new Hist();
         }
