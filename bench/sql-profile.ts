@@ -8,11 +8,14 @@
 // --batch=1 calls place_bid (one bid per transaction); more calls place_bids with that many bids, each on a
 // random auction (or all on one with --hot). --accept-all makes every amount higher than the last (no
 // rejections). Timings are wall time inside PostgreSQL, so on a busy machine they include waiting for a CPU.
-// The first line sums the top-level bid statements' time and divides it by the bids they accepted: the
-// database's time per accepted bid, the figure to compare before and after a change to the bid path.
+// The first lines give the database's cost per accepted bid, the figures to compare before and after a
+// change to the bid path: the CPU time of the server processes serving the bench (user + system, from
+// /proc, so the cluster must run on this machine), which a busy machine barely changes; and the top-level
+// bid statements' wall time, which includes waiting for a CPU.
 import postgres from 'postgres';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,15 +64,21 @@ try {
     }));
     return { rate: n / ((Date.now() - t0) / 1000), accepted };
   };
-  await run(1000); // warm-up: cached plans, a bid history
+  await run(1000); // warm-up: cached plans, a bid history, every connection open
+  const pids = (await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = current_database() and backend_type = 'client backend'`).map((r) => r.pid);
   await sql`select pg_stat_statements_reset()`;
   await sql`select pg_stat_reset()`;
+  const cpu0 = cpuMs(pids);
   const { rate, accepted } = await run(Number(o.seconds) * 1000);
+  const cpu = cpuMs(pids) - cpu0;
   const [{ ms }] = await sql<{ ms: number }[]>`
     select coalesce(sum(total_exec_time), 0)::float8 as ms from pg_stat_statements
      where toplevel and query like '%auction.place_bid%' and query not like '%pg_stat%'`;
-  console.log(`# ${(ms * 1000 / Math.max(accepted, 1)).toFixed(1)} µs of database time per accepted bid ` +
-    `(${accepted} accepted, ${(ms / 1000).toFixed(2)} s in place_bid(s))`);
+  console.log(`# ${(cpu * 1000 / Math.max(accepted, 1)).toFixed(1)} µs of database CPU per accepted bid ` +
+    `(${accepted} accepted, ${(cpu / 1000).toFixed(2)} s CPU in ${pids.length} backends)`);
+  console.log(`# ${(ms * 1000 / Math.max(accepted, 1)).toFixed(1)} µs of database wall time per accepted bid ` +
+    `(${(ms / 1000).toFixed(2)} s in place_bid(s) statements)`);
   console.log(`# ${rate.toFixed(0)} bids/s processed (batch ${BATCH}, ${o.connections} connections, ${users.length} bidders, ` +
     `${o.hot ? 'one auction' : `${ids.length} auctions`})`);
   console.table((await sql`
@@ -83,4 +92,13 @@ try {
   await sql.end();
   await cluster.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** User + system CPU time of these processes so far, in ms (fields 14 and 15 of /proc/<pid>/stat, in clock ticks). */
+function cpuMs(pids: number[]) {
+  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  return pids.reduce((sum, pid) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) * tick;
+  }, 0);
 }
