@@ -3,11 +3,12 @@
 // functions by time. No service, no WebSocket: the database's own cost per bid, by statement.
 //
 //   node bench/sql-profile.ts [--batch=16] [--connections=2] [--bidders=64] [--auctions=1000] [--hot]
-//                             [--accept-all] [--seconds=5]
+//                             [--accept-all] [--seconds=5] [--increments=fixed|table]
 //
 // --batch=1 calls place_bid (one bid per transaction); more calls place_bids with that many bids, each on a
 // random auction (or all on one with --hot). --accept-all makes every amount higher than the last (no
-// rejections). Timings are wall time inside PostgreSQL, so on a busy machine they include waiting for a CPU.
+// rejections). --increments=table gives the auctions eBay's increment table (the default rule) instead of a
+// fixed 0.01. Timings are wall time inside PostgreSQL, so on a busy machine they include waiting for a CPU.
 // The first lines give the database's cost per accepted bid, the figures to compare before and after a
 // change to the bid path: the CPU time of the server processes serving the bench (user + system, from
 // /proc, so the cluster must run on this machine), which a busy machine barely changes; and the top-level
@@ -28,6 +29,7 @@ const { values: o } = parseArgs({
     batch: { type: 'string', default: '16' }, connections: { type: 'string', default: '2' }, bidders: { type: 'string', default: '64' },
     auctions: { type: 'string', default: '1000' }, hot: { type: 'boolean', default: false },
     'accept-all': { type: 'boolean', default: false }, seconds: { type: 'string', default: '5' },
+    increments: { type: 'string', default: 'fixed' },
   },
 });
 const BATCH = Number(o.batch);
@@ -39,7 +41,8 @@ const sql = postgres(cluster.url(), { max: Number(o.connections), onnotice: () =
 try {
   await migrate(sql);
   await sql`create extension pg_stat_statements`;
-  const ids = await createOpenAuctions(sql, Number(o.auctions), '10.00');
+  if (o.increments !== 'fixed' && o.increments !== 'table') throw new Error('--increments is fixed or table');
+  const ids = await createOpenAuctions(sql, Number(o.auctions), '10.00', o.increments === 'table' ? null : '0.01');
   const users = Array.from({ length: Number(o.bidders) }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
   for (const u of users) await sql`select auction.ensure_user(${u}, 'bidder')`;
   await sql`vacuum analyze`;
@@ -80,7 +83,7 @@ try {
   console.log(`# ${(ms * 1000 / Math.max(accepted, 1)).toFixed(1)} µs of database wall time per accepted bid ` +
     `(${(ms / 1000).toFixed(2)} s in place_bid(s) statements)`);
   console.log(`# ${rate.toFixed(0)} bids/s processed (batch ${BATCH}, ${o.connections} connections, ${users.length} bidders, ` +
-    `${o.hot ? 'one auction' : `${ids.length} auctions`})`);
+    `${o.hot ? 'one auction' : `${ids.length} auctions`}, ${o.increments} increments)`);
   console.table((await sql`
     select calls, round(total_exec_time::numeric, 1) as total_ms, round((total_exec_time / calls * 1000)::numeric, 1) as us_per_call,
            left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as statement
