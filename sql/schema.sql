@@ -46,13 +46,30 @@ create type auction.bid_write as (
     created_at timestamp with time zone
 );
 
-create type auction.bid_writes as (
+create type auction.increments as (
+    fixed numeric,
+    below numeric[],
+    steps numeric[]
+);
+
+create type auction.judged as (
     outs auction.bid_outcome[],
-    auctions auction.auction_write[],
+    write auction.auction_write,
     bids auction.bid_write[],
-    acc_auctions uuid[],
-    acc_ords integer[],
-    alerts auction.outbid_write[]
+    alerts auction.outbid_write[],
+    accepted integer[]
+);
+
+create type auction.ladder_step as (
+    reason text,
+    shown_max numeric,
+    amount numeric,
+    kind text,
+    answer numeric,
+    leader uuid,
+    leader_max numeric,
+    price numeric,
+    end_time timestamp with time zone
 );
 
 create type auction.outbid_write as (
@@ -287,7 +304,7 @@ begin
   end if;
   if old.status = 'pending' and new.status = 'ended' and old.start_time <= clock_timestamp() and new.seq = old.seq then
     -- it ran without its start job having run (late, or the end came first): subscribers still see it start
-    -- (not for a buy-now, whose bid was heard already: bid_placed, then auction_ended, as in 000007)
+    -- (not for a buy-now, whose bid was heard already: bid_placed, then auction_ended)
     perform pg_notify('auction:' || new.id, json_build_object(
       'type', 'auction_started', 'auction_id', new.id, 'seq', old.seq, 'status', 'active',
       'winner_id', null, 'final_price', null, 'reserve_met', null, 'reason', null, 'end_time', old.end_time,
@@ -403,13 +420,13 @@ begin
     end if;
   end if;
   v_now := clock_timestamp();
-  if a.status = 'cancelled' then
-    raise exception 'auction % was cancelled', p_auction_id using errcode = 'AU012';
-  elsif a.status = 'ended' or v_now >= a.end_time then
-    raise exception 'auction % already ended', p_auction_id using errcode = 'AU011';
-  elsif v_now < a.start_time then
-    raise exception 'auction % has not started', p_auction_id using errcode = 'AU013';
-  elsif a.creator_id = p_user_id then
+  case closed_reason(a, v_now)
+    when 'cancelled' then raise exception 'auction % was cancelled', p_auction_id using errcode = 'AU012';
+    when 'ended' then raise exception 'auction % already ended', p_auction_id using errcode = 'AU011';
+    when 'not_started' then raise exception 'auction % has not started', p_auction_id using errcode = 'AU013';
+    else null;  -- open
+  end case;
+  if a.creator_id = p_user_id then
     raise exception 'you cannot buy your own auction' using errcode = 'AU015';
   elsif not buy_now_available(a) then
     raise exception 'buy-now is not available on auction %', p_auction_id using errcode = 'AU015';
@@ -440,12 +457,11 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.buy_now_available(a auction.auctions)
  RETURNS boolean
  LANGUAGE sql
- STABLE
- SET search_path TO 'auction', 'pg_catalog'
+ IMMUTABLE PARALLEL SAFE
 AS $function$
   select a.buy_now_price is not null and a.status in ('pending', 'active')
      and (a.seq = 0 or (a.reserve_price is not null and a.current_price < a.reserve_price))
-     and a.buy_now_price >= min_next_bid(a);
+     and a.buy_now_price >= auction.min_next_bid(a);
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.cancel_auction(p_auction_id uuid, p_reason text)
@@ -472,6 +488,28 @@ begin
    where id = p_auction_id returning * into a;
   return a;
 end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.closed_reason(a auction.auctions, p_at timestamp with time zone)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when a.status = 'cancelled' then 'cancelled'
+              when a.status = 'ended' or p_at >= a.end_time then 'ended'
+              when p_at < a.start_time then 'not_started' end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.committed_requests(p_auction_id uuid, p_ords integer[], p_user_ids uuid[], p_request_ids text[])
+ RETURNS TABLE(key text, first auction.bid_outcome)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select b.user_id || '/' || b.request_id,
+         row(true, null, b.id, b.seq, b.amount, null, null, b.created_at, true, null, b.max_amount, null, null)::auction.bid_outcome
+    from unnest(p_ords) o
+    cross join lateral (select * from auction.bids y where y.auction_id = p_auction_id and y.user_id = p_user_ids[o]
+                           and y.request_id = p_request_ids[o] limit 1) b;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.create_auction(p_item_id uuid, p_creator_id uuid, p_start_time timestamp with time zone, p_end_time timestamp with time zone, p_starting_price numeric, p_min_increment numeric DEFAULT NULL::numeric, p_increment_table jsonb DEFAULT NULL::jsonb, p_reserve_price numeric DEFAULT NULL::numeric, p_buy_now_price numeric DEFAULT NULL::numeric, p_soft_close_seconds integer DEFAULT 0)
@@ -656,238 +694,149 @@ begin
 end;
 $function$;
 
-CREATE OR REPLACE FUNCTION auction.increment_at(p_fixed numeric, p_table jsonb, p_price numeric)
+CREATE OR REPLACE FUNCTION auction.increment_at(inc auction.increments, p_price numeric)
  RETURNS numeric
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+declare
+  i int;
+begin
+  if inc.fixed is not null then
+    return inc.fixed;
+  end if;
+  for i in 1 .. cardinality(inc.steps) loop
+    if inc.below[i] is null or p_price < inc.below[i] then
+      return inc.steps[i];
+    end if;
+  end loop;
+  return null;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.increments_of(p_fixed numeric, p_table jsonb)
+ RETURNS auction.increments
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-  select coalesce(p_fixed, (
-    select (s->>'step')::numeric
-      from jsonb_array_elements(p_table) with ordinality e(s, n)
-     where not (s ? 'below') or p_price < (s->>'below')::numeric
-     order by n limit 1));
+  select row(p_fixed, array_agg((s->>'below')::numeric order by n), array_agg((s->>'step')::numeric order by n))::auction.increments
+    from jsonb_array_elements(p_table) with ordinality e(s, n);
 $function$;
 
-CREATE OR REPLACE FUNCTION auction.judge_bids(p_auction_id uuid, p_ords integer[], p_user_ids uuid[], p_amounts numeric[], p_request_ids text[], p_max_amounts numeric[], INOUT w auction.bid_writes)
- RETURNS auction.bid_writes
+CREATE OR REPLACE FUNCTION auction.judge_bids(p_auction_id uuid, p_ords integer[], p_user_ids uuid[], p_amounts numeric[], p_request_ids text[], p_max_amounts numeric[])
+ RETURNS auction.judged
  LANGUAGE plpgsql
  SET search_path TO 'auction', 'pg_catalog'
  SET enable_seqscan TO 'off'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
-  p_out      bid_outcome[] := w.outs;
-  a          auctions;
-  o          int;
-  r          bid_outcome;
-  e          jsonb;
-  earlier    jsonb := '{}';
-  -- accepted bids of this batch by user/request id, for copies within the batch
-  seen_keys  text[] := '{}';
-  seen_ords  int[] := '{}';
-  k          int;
-  t_below    numeric[];
-  t_step     numeric[];
-  v_now      timestamptz;
-  v_open     boolean;
-  v_closed   text;
-  u          uuid;
-  amt        numeric;
-  mx         numeric;
-  top        numeric;
-  rid        text;
-  min_next   numeric;
-  price      numeric;
-  s_price    numeric;
-  s_leader   uuid;
-  s_max      numeric;
-  s_seq      bigint;
-  s_end      timestamptz;
-  prev_leader uuid;
-  my_id      uuid;
-  my_seq     bigint;
-  my_amount  numeric;
-  -- rows to insert
-  b_rows     bid_write[];
-  -- outbid alerts: user, seq, price, min next
-  n_rows     outbid_write[];
-  accepted_ords int[] := '{}';
+  a       auctions;           -- the auction, moved on by each accepted bid
+  before  auctions;
+  inc     increments;
+  at      timestamptz;        -- the judge's clock: the batch's bids are stamped with it
+  closed  text;
+  keys    text[];             -- accepted requests (user/request id): the committed ones, then this batch's
+  firsts  bid_outcome[];      -- and their outcomes, which a retry or a copy gets again
+  n_committed int;
+  j       judged := row('{}', null, '{}', '{}', '{}');
+  r       bid_outcome;
+  step    ladder_step;
+  written bid_write[];
+  mine    bid_write;          -- the bid's own row (none when a raised maximum shows no bid)
+  prev    uuid;
+  o       int;
+  k       int;
 begin
   select * into a from auctions where id = p_auction_id for update;
-  v_now := clock_timestamp();
-  if found then
-    v_open := a.status in ('pending', 'active') and a.start_time <= v_now and v_now < a.end_time;
-    v_closed := case when a.status = 'cancelled' then 'cancelled'
-                     when a.status = 'ended' or v_now >= a.end_time then 'ended'
-                     when v_now < a.start_time then 'not_started' end;
-    s_price := a.current_price; s_leader := a.high_bidder_id; s_max := a.leader_max;
-    s_seq := a.seq; s_end := a.end_time;
-    select array_agg((x->>'below')::numeric order by n), array_agg((x->>'step')::numeric order by n)
-      into t_below, t_step
-      from jsonb_array_elements(a.increment_table) with ordinality j(x, n);
-    -- earlier bids with these request ids (retries), in one read
-    if exists (select 1 from unnest(p_ords) x where p_request_ids[x] is not null) then
-      select coalesce(jsonb_object_agg(b.user_id || '/' || b.request_id, jsonb_build_object(
-               'id', b.id, 'seq', b.seq, 'amount', b.amount, 'max', b.max_amount, 'at', b.created_at)), '{}')
-        into earlier
-        from unnest(p_ords) x
-        -- one index probe per bid: `limit 1` keeps the planner from turning the lateral into a hash join
-        -- that reads every bid of the auction (measured: 7 ms per batch on a hot auction of 10k bids)
-        cross join lateral (select * from bids y
-                             where y.auction_id = p_auction_id and y.user_id = p_user_ids[x]
-                               and y.request_id = p_request_ids[x] limit 1) b;
-    end if;
-  end if;
+  before := a; at := clock_timestamp(); closed := closed_reason(a, at); inc := increments_of(a.min_increment, a.increment_table);
+  select array_agg(c.key), array_agg(c.first) into keys, firsts from committed_requests(a.id, p_ords, p_user_ids, p_request_ids) c;
+  n_committed := coalesce(cardinality(keys), 0);
 
   foreach o in array p_ords loop
-    u := p_user_ids[o]; amt := p_amounts[o]; mx := p_max_amounts[o]; rid := p_request_ids[o];
-    r := row(false, null, null, null, null, null, null, null, false, false, mx, null, null);
-    if a.id is not null then
-      r.current_price := s_price;
-      r.min_amount := case when s_seq = 0 then a.starting_price
-                           else s_price + step_at(s_price, a.min_increment, t_below, t_step) end;
-      r.reserve_met := a.reserve_price is null or (s_seq > 0 and s_price >= a.reserve_price);
-      r.end_time := s_end;
-      r.is_leading := u is not distinct from s_leader;
+    r := outcome_as_it_stands(a, inc, p_user_ids[o], p_max_amounts[o]);
+    r.reason := coalesce(malformed_bid(p_amounts[o], p_max_amounts[o], p_request_ids[o]),
+                         case when a.id is null then 'auction_not_found' end);
+    k := case when r.reason is null then array_position(keys, p_user_ids[o] || '/' || p_request_ids[o]) end;
+    if k is not null then
+      r := replayed(r, firsts[k], p_amounts[o], p_max_amounts[o]);
+      if r.accepted and k > n_committed then
+        j.accepted := j.accepted || o;  -- a copy within this batch: ended with its original if the write fails
+      end if;
+      j.outs := j.outs || r;
+      continue;
     end if;
-    min_next := r.min_amount;
-    top := coalesce(mx, amt);
-
-    if (amt is null and mx is null)
-       or (amt is not null and (amt <= 0 or amt <> round(amt, 2) or amt >= 10000000000))
-       or (mx is not null and (mx <= 0 or mx <> round(mx, 2) or mx >= 10000000000)) then
-      r.reason := 'invalid_amount';
-    elsif mx is not null and amt is not null and mx < amt then
-      r.reason := 'invalid_max_amount';
-    elsif rid is not null and char_length(rid) not between 1 and 128 then
-      r.reason := 'invalid_request_id';
-    elsif a.id is null then
-      r.reason := 'auction_not_found';
-    elsif rid is not null and earlier ? (u || '/' || rid) then
-      -- a retry of a committed bid: its first outcome, or a conflict when it now asks for something else
-      e := earlier -> (u || '/' || rid);
-      r.bid_id := (e->>'id')::uuid; r.seq := (e->>'seq')::bigint; r.amount := (e->>'amount')::numeric;
-      r.created_at := (e->>'at')::timestamptz;
-      if mx is distinct from (e->>'max')::numeric or (mx is null and amt <> (e->>'amount')::numeric) then
-        r.reason := 'request_id_conflict';
-      else
-        r.accepted := true; r.duplicate := true;
+    r.reason := coalesce(r.reason, closed, case when p_user_ids[o] = a.creator_id then 'own_auction' end);
+    if r.reason is null then
+      step := proxy_ladder(a, inc, at, p_user_ids[o], p_amounts[o], p_max_amounts[o]);
+      r.reason := step.reason;
+    end if;
+    if r.reason is null then
+      -- accepted: its rows, then the auction moves on; whoever lost the lead hears so
+      written := step_rows(a, step, p_user_ids[o], p_request_ids[o], p_max_amounts[o], at);
+      mine := written[1 + (step.shown_max is not null)::int];  -- its own row follows the outbid leader's maximum
+      j.bids := j.bids || written;
+      prev := a.high_bidder_id;
+      a.seq := a.seq + cardinality(written); a.high_bidder_id := step.leader; a.leader_max := step.leader_max;
+      a.current_price := step.price; a.end_time := step.end_time;
+      if prev <> a.high_bidder_id then
+        j.alerts := j.alerts || row(a.id, prev, a.seq, a.current_price, next_minimum(a, inc), at)::outbid_write;
       end if;
-    elsif rid is not null and array_position(seen_keys, u || '/' || rid) is not null then
-      -- a copy within this batch
-      k := seen_ords[array_position(seen_keys, u || '/' || rid)];
-      r.bid_id := (p_out[k]).bid_id; r.seq := (p_out[k]).seq; r.amount := (p_out[k]).amount; r.created_at := v_now;
-      if mx is distinct from p_max_amounts[k] or (mx is null and amt <> p_amounts[k]) then
-        r.reason := 'request_id_conflict';
-      else
-        r.accepted := true; r.duplicate := true;
-        accepted_ords := accepted_ords || o;  -- turned into 'ended' with the original if the guard fails
-      end if;
-    elsif not v_open then
-      r.reason := v_closed;
-    elsif u = a.creator_id then
-      r.reason := 'own_auction';
-    elsif u = s_leader and mx is not null and amt is null then
-      -- the leader raises their maximum: no visible bid unless it now meets the reserve
-      if mx < s_max then
-        r.reason := 'max_not_raised';
-      elsif mx = s_max then
-        r.accepted := true; r.is_leading := true; r.seq := s_seq; r.amount := s_price;  -- a retry, or no change
-      else
-        s_max := mx;
-        r.accepted := true; r.is_leading := true;
-        if a.reserve_price is not null and s_price < a.reserve_price and mx >= a.reserve_price then
-          s_seq := s_seq + 1; s_price := a.reserve_price; my_id := gen_random_uuid();
-          b_rows := b_rows || row(my_id, a.id, u, s_price, s_seq, rid, mx, 'proxy', v_now)::bid_write;
-          r.bid_id := my_id; r.seq := s_seq; r.amount := s_price;
-        else
-          r.seq := s_seq; r.amount := s_price;
-        end if;
-      end if;
-    elsif top < min_next or (amt is not null and amt < min_next) then
-      r.reason := 'too_low';
-    else
-      prev_leader := s_leader;
-      price := coalesce(amt, min_next);
-      if u = s_leader then
-        -- the leader bids a typed amount over the current price (and keeps any higher maximum)
-        s_max := greatest(s_max, top);
-      elsif s_seq = 0 or top > s_max then
-        -- the challenger takes the lead; a proxy leader's maximum is shown as their last bid
-        if s_seq > 0 and s_max > s_price then
-          s_seq := s_seq + 1;
-          b_rows := b_rows || row(gen_random_uuid(), a.id, s_leader, s_max, s_seq, null, null, 'proxy', v_now)::bid_write;
-          price := greatest(price, least(top, s_max + step_at(s_max, a.min_increment, t_below, t_step)));
-        end if;
-        s_leader := u; s_max := top;
-      end if;
-      if a.reserve_price is not null and price < a.reserve_price and top >= a.reserve_price then
-        price := a.reserve_price;
-      end if;
-      if u <> s_leader then
-        -- the leader's maximum holds: the challenger's bid goes in at its maximum, the leader answers
-        -- one increment above it (at most their maximum; equal maxima: the earlier bid leads)
-        price := top;
-      end if;
-      s_seq := s_seq + 1; my_id := gen_random_uuid(); my_seq := s_seq; my_amount := price;
-      b_rows := b_rows || row(my_id, a.id, u, price, s_seq, rid, mx,
-                              case when amt is not null and price = amt then 'bid' else 'proxy' end, v_now)::bid_write;
-      s_price := price;
-      if u <> s_leader then
-        price := least(s_max, top + step_at(top, a.min_increment, t_below, t_step));
-        if a.reserve_price is not null and price < a.reserve_price and s_max >= a.reserve_price then
-          price := a.reserve_price;
-        end if;
-        s_seq := s_seq + 1;
-        b_rows := b_rows || row(gen_random_uuid(), a.id, s_leader, price, s_seq, null, null, 'proxy', v_now)::bid_write;
-        s_price := price;
-      end if;
-      if a.soft_close_seconds > 0 and s_end - v_now < make_interval(secs => a.soft_close_seconds) then
-        s_end := s_end + make_interval(secs => a.soft_close_seconds);
-      end if;
-      r.accepted := true; r.bid_id := my_id; r.seq := my_seq; r.amount := my_amount;
-      r.is_leading := u = s_leader;
-      if prev_leader is not null and prev_leader <> s_leader then
-        n_rows := n_rows || row(a.id, prev_leader, s_seq, s_price,
-                                s_price + step_at(s_price, a.min_increment, t_below, t_step), v_now)::outbid_write;
+      r := outcome_as_it_stands(a, inc, p_user_ids[o], p_max_amounts[o]);
+      r.accepted := true; r.created_at := at;
+      r.bid_id := mine.id; r.seq := coalesce(mine.seq, a.seq); r.amount := coalesce(mine.amount, a.current_price);
+      j.accepted := j.accepted || o;
+      if p_request_ids[o] is not null then
+        keys := keys || (p_user_ids[o] || '/' || p_request_ids[o]); firsts := firsts || r;
       end if;
     end if;
-
-    if r.accepted and not r.duplicate then
-      r.current_price := s_price;
-      r.min_amount := s_price + step_at(s_price, a.min_increment, t_below, t_step);
-      r.reserve_met := a.reserve_price is null or s_price >= a.reserve_price;
-      r.end_time := s_end;
-      r.created_at := v_now;
-      accepted_ords := accepted_ords || o;
-      if rid is not null then
-        seen_keys := seen_keys || (u || '/' || rid);
-        seen_ords := seen_ords || o;
-      end if;
-    end if;
-    p_out[o] := r;
+    j.outs := j.outs || r;
   end loop;
 
-  w.outs := p_out;
-  if a.id is null or (s_seq = a.seq and s_max is not distinct from a.leader_max) then
-    return;  -- nothing accepted
+  if a.seq <> before.seq or a.leader_max is distinct from before.leader_max then
+    j.write := row(a.id, before.seq, before.current_price, a.current_price, a.high_bidder_id, a.leader_max, a.seq,
+                   a.end_time)::auction_write;
   end if;
-  w.auctions := w.auctions || row(a.id, a.seq, a.current_price, s_price, s_leader, s_max, s_seq, s_end)::auction_write;
-  w.bids := w.bids || b_rows;
-  w.acc_auctions := w.acc_auctions || array_fill(a.id, array[coalesce(cardinality(accepted_ords), 0)]);
-  w.acc_ords := w.acc_ords || accepted_ords;
-  w.alerts := w.alerts || n_rows;
+  return j;
 end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.lifted_to_reserve(a auction.auctions, p_price numeric, p_up_to numeric)
+ RETURNS numeric
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when a.reserve_price is not null and p_price < a.reserve_price and p_up_to >= a.reserve_price
+              then a.reserve_price else p_price end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.malformed_bid(p_amount numeric, p_max numeric, p_request_id text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case
+    when p_amount is null and p_max is null or not auction.valid_amount(p_amount) or not auction.valid_amount(p_max)
+      then 'invalid_amount'
+    when p_max < p_amount then 'invalid_max_amount'
+    when char_length(p_request_id) not between 1 and 128 then 'invalid_request_id'
+  end;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.min_next_bid(a auction.auctions)
  RETURNS numeric
  LANGUAGE sql
- STABLE
- SET search_path TO 'auction', 'pg_catalog'
+ IMMUTABLE PARALLEL SAFE
 AS $function$
-  select case when a.seq = 0 then a.starting_price
-              else a.current_price + increment_at(a.min_increment, a.increment_table, a.current_price) end;
+  select auction.next_minimum(a, auction.increments_of(a.min_increment, a.increment_table));
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.next_minimum(a auction.auctions, inc auction.increments)
+ RETURNS numeric
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when a.seq = 0 then a.starting_price else a.current_price + auction.increment_at(inc, a.current_price) end;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.notify_outbid(p_user_id uuid, a auction.auctions, p_seq bigint, p_price numeric, p_min_next numeric, p_at timestamp with time zone)
@@ -897,6 +846,20 @@ AS $function$
   select pg_notify('user:' || p_user_id, json_build_object(
     'type', 'outbid', 'auction_id', a.id, 'seq', p_seq, 'current_price', p_price::text,
     'min_next_bid', p_min_next::text, 'time', p_at)::text);
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.outcome_as_it_stands(a auction.auctions, inc auction.increments, p_user uuid, p_max numeric)
+ RETURNS auction.bid_outcome
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when a.id is null
+    then row(false, null, null, null, null, null, null, null, false, false, p_max, null, null)::auction.bid_outcome
+    else row(false, null, null, null, null,                               -- accepted, reason, bid_id, seq, amount
+             a.current_price, auction.next_minimum(a, inc), null,          -- current_price, min_amount, created_at
+             false, p_user is not distinct from a.high_bidder_id, p_max,   -- duplicate, is_leading, max_amount
+             auction.reserve_met(a), a.end_time)::auction.bid_outcome      -- reserve_met, end_time
+  end;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.place_bid(p_auction_id uuid, p_user_id uuid, p_amount numeric, p_request_id text DEFAULT NULL::text, p_max_amount numeric DEFAULT NULL::numeric)
@@ -919,82 +882,143 @@ CREATE OR REPLACE FUNCTION auction.place_bids(p_auction_ids uuid[], p_user_ids u
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
-  n       int := coalesce(cardinality(p_auction_ids), 0);
-  g       record;
-  w       bid_writes;
-  passed  uuid[];
-  r       bid_outcome;
-  i       int;
+  n        int := coalesce(cardinality(p_auction_ids), 0);
+  maxes    numeric[] := coalesce(p_max_amounts, array_fill(null::numeric, array[n]));
+  g        record;
+  j        judged;
+  outs     bid_outcome[] := array_fill(null::bid_outcome, array[n]);
+  writes   auction_write[] := '{}';
+  bid_rows bid_write[] := '{}';
+  alerts   outbid_write[] := '{}';
+  acc_ords int[] := '{}';         -- bids accepted in this batch,
+  acc_of   uuid[] := '{}';        -- and the auction of each
+  passed   uuid[];
+  r        bid_outcome;
+  i        int;
 begin
   if coalesce(cardinality(p_user_ids), 0) <> n or coalesce(cardinality(p_amounts), 0) <> n
-     or coalesce(cardinality(p_request_ids), 0) <> n
-     or (p_max_amounts is not null and cardinality(p_max_amounts) <> n) then
+     or coalesce(cardinality(p_request_ids), 0) <> n or cardinality(maxes) <> n then
     raise exception 'place_bids: arrays differ in length' using errcode = 'AU014';
   end if;
-  w.outs := array_fill(null::bid_outcome, array[greatest(n, 1)]);
   for g in select x.aid, array_agg(x.o order by x.o) as ords
              from (select s as o, p_auction_ids[s] as aid from generate_subscripts(p_auction_ids, 1) s) x
             group by x.aid order by x.aid nulls last loop
-    w := judge_bids(g.aid, g.ords, p_user_ids, p_amounts, p_request_ids,
-                    coalesce(p_max_amounts, array_fill(null::numeric, array[greatest(n, 1)])), w);
+    j := judge_bids(g.aid, g.ords, p_user_ids, p_amounts, p_request_ids, maxes);
+    for i in 1 .. cardinality(g.ords) loop
+      outs[g.ords[i]] := j.outs[i];
+    end loop;
+    if j.write is not null then
+      writes := writes || j.write; bid_rows := bid_rows || j.bids; alerts := alerts || j.alerts;
+      acc_ords := acc_ords || j.accepted; acc_of := acc_of || array_fill(g.aid, array[cardinality(j.accepted)]);
+    end if;
   end loop;
 
-  if cardinality(w.auctions) > 0 then
-    -- The guard, for every auction at once: still open now that the bids are judged, at the seq read
-    -- under the lock (the BEFORE UPDATE trigger checks the clock once more, and skips a late row).
-    with done as (
-      update auctions a
-         set current_price = u.price, high_bidder_id = u.leader, leader_max = u.mx, seq = u.seq,
-             end_time = u.end_time, status = 'active', updated_at = clock_timestamp(),
-             last_bid_at = case when u.seq > u.old_seq then clock_timestamp() else a.last_bid_at end
-        from unnest(w.auctions) as u
-       where a.id = u.id
-         and a.seq = u.old_seq
-         and a.status in ('pending', 'active')
-         and a.start_time <= clock_timestamp()
-         and clock_timestamp() < a.end_time
-      returning a.id)
-    select coalesce(array_agg(done.id), '{}') into passed from done;
-
+  if cardinality(writes) > 0 then
+    passed := write_judged(writes, bid_rows, alerts);
     -- an auction that closed meanwhile keeps nothing: its accepted bids are reported ended
-    for i in 1 .. coalesce(cardinality(w.acc_ords), 0) loop
-      if not (w.acc_auctions[i] = any(passed)) then
-        r := w.outs[w.acc_ords[i]];
-        r.accepted := false; r.reason := 'ended'; r.bid_id := null; r.seq := null; r.amount := null;
-        r.current_price := (select u.old_price from unnest(w.auctions) u where u.id = w.acc_auctions[i]);
-        r.is_leading := false; r.created_at := null;
-        w.outs[w.acc_ords[i]] := r;
+    for i in 1 .. cardinality(acc_ords) loop
+      if not (acc_of[i] = any(passed)) then
+        r := outs[acc_ords[i]];
+        r.accepted := false; r.reason := 'ended'; r.bid_id := null; r.seq := null; r.amount := null; r.created_at := null;
+        r.current_price := (select u.old_price from unnest(writes) u where u.id = acc_of[i]); r.is_leading := false;
+        outs[acc_ords[i]] := r;
       end if;
     end loop;
-
-    insert into bids (id, auction_id, user_id, amount, seq, request_id, max_amount, kind, created_at, updated_at)
-    select x.id, x.auction_id, x.user_id, x.amount, x.seq, x.request_id, x.max_amount, x.kind, x.created_at, x.created_at
-      from unnest(w.bids) with ordinality as x
-     where x.auction_id = any(passed)
-     order by x.ordinality;
-
-    perform notify_outbid(x.user_id, a, x.seq, x.price, x.min_next, x.at)
-       from unnest(w.alerts) with ordinality as x
-       join auctions a on a.id = x.auction_id
-      where x.auction_id = any(passed)
-      order by x.ordinality;
   end if;
 
-  for i in 1 .. n loop
-    ord := i;
-    select (w.outs[i]).* into accepted, reason, bid_id, seq, amount, current_price, min_amount, created_at,
-                              duplicate, is_leading, max_amount, reserve_met, end_time;
-    return next;
-  end loop;
+  return query select x.ordinality::int, x.accepted, x.reason, x.bid_id, x.seq, x.amount, x.current_price, x.min_amount,
+                      x.created_at, x.duplicate, x.is_leading, x.max_amount, x.reserve_met, x.end_time
+                 from unnest(outs) with ordinality as x;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.proxy_ladder(a auction.auctions, inc auction.increments, p_at timestamp with time zone, p_user uuid, p_amount numeric, p_max numeric)
+ RETURNS auction.ladder_step
+ LANGUAGE plpgsql
+ STABLE PARALLEL SAFE
+AS $function$
+declare
+  top      numeric := coalesce(p_max, p_amount);  -- the most this bid may go to
+  min_next numeric := auction.next_minimum(a, inc);
+  x        auction.ladder_step;
+begin
+  if p_user = a.high_bidder_id and p_amount is null then
+    return auction.raised_max(a, p_max);
+  elsif top < min_next or p_amount < min_next then
+    x.reason := 'too_low';
+    return x;
+  end if;
+  x.leader := a.high_bidder_id; x.leader_max := a.leader_max;
+  if p_user = a.high_bidder_id then
+    -- the leader bids a typed amount over the current price (and keeps any higher maximum)
+    x.amount := auction.lifted_to_reserve(a, p_amount, top);
+    x.leader_max := greatest(a.leader_max, top);
+  elsif a.seq = 0 or top > a.leader_max then
+    -- the challenger takes the lead; a proxy leader's maximum is shown as their last bid
+    x.amount := coalesce(p_amount, min_next);
+    if a.seq > 0 and a.leader_max > a.current_price then
+      x.shown_max := a.leader_max;
+      x.amount := greatest(x.amount, least(top, a.leader_max + auction.increment_at(inc, a.leader_max)));
+    end if;
+    x.amount := auction.lifted_to_reserve(a, x.amount, top);
+    x.leader := p_user; x.leader_max := top;
+  else
+    -- the leader's maximum holds: the challenger's bid goes in at its maximum, the leader answers one
+    -- increment above it (at most their maximum; equal maxima: the earlier bid leads)
+    x.amount := top;
+    x.answer := auction.lifted_to_reserve(a, least(a.leader_max, top + auction.increment_at(inc, top)), a.leader_max);
+  end if;
+  x.kind := case when x.amount = p_amount then 'bid' else 'proxy' end;
+  x.price := coalesce(x.answer, x.amount);
+  x.end_time := auction.soft_close_end(a, p_at);
+  return x;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.raised_max(a auction.auctions, p_max numeric)
+ RETURNS auction.ladder_step
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when p_max < a.leader_max
+    then row('max_not_raised', null, null, null, null, a.high_bidder_id, a.leader_max, a.current_price,
+             a.end_time)::auction.ladder_step
+    else row(null, null, nullif(auction.lifted_to_reserve(a, a.current_price, p_max), a.current_price), 'proxy', null,
+             a.high_bidder_id, p_max, auction.lifted_to_reserve(a, a.current_price, p_max), a.end_time)::auction.ladder_step
+  end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.replayed(r auction.bid_outcome, p_first auction.bid_outcome, p_amount numeric, p_max numeric)
+ RETURNS auction.bid_outcome
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+begin
+  r.bid_id := p_first.bid_id; r.seq := p_first.seq; r.amount := p_first.amount; r.created_at := p_first.created_at;
+  if p_max is distinct from p_first.max_amount or (p_max is null and p_amount <> p_first.amount) then
+    r.reason := 'request_id_conflict';
+  else
+    r.accepted := true; r.duplicate := true;
+  end if;
+  return r;
 end;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.reserve_met(a auction.auctions)
  RETURNS boolean
  LANGUAGE sql
- IMMUTABLE
+ IMMUTABLE PARALLEL SAFE
 AS $function$
   select a.reserve_price is null or (a.seq > 0 and a.current_price >= a.reserve_price);
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.soft_close_end(a auction.auctions, p_at timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  select case when a.soft_close_seconds > 0 and a.end_time - p_at < make_interval(secs => a.soft_close_seconds)
+              then a.end_time + make_interval(secs => a.soft_close_seconds) else a.end_time end;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.start_auction_if_due(p_auction_id uuid)
@@ -1052,24 +1076,35 @@ AS $function$
 $function$;
 comment on function auction.start_due_auctions(integer) is 'Starts up to p_limit due pending auctions (skips rows locked by others); returns the started rows.';
 
-CREATE OR REPLACE FUNCTION auction.step_at(p_price numeric, p_fixed numeric, p_below numeric[], p_step numeric[])
- RETURNS numeric
+CREATE OR REPLACE FUNCTION auction.step_rows(a auction.auctions, step auction.ladder_step, p_user uuid, p_request_id text, p_max numeric, p_at timestamp with time zone)
+ RETURNS auction.bid_write[]
  LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE
 AS $function$
 declare
-  i int;
+  written auction.bid_write[] := '{}';
 begin
-  if p_fixed is not null then
-    return p_fixed;
+  if step.shown_max is not null then
+    written := written || row(gen_random_uuid(), a.id, a.high_bidder_id, step.shown_max, a.seq + 1, null, null,
+                              'proxy', p_at)::auction.bid_write;
   end if;
-  for i in 1 .. cardinality(p_step) loop
-    if p_below[i] is null or p_price < p_below[i] then
-      return p_step[i];
-    end if;
-  end loop;
-  return null;
+  if step.amount is not null then
+    written := written || row(gen_random_uuid(), a.id, p_user, step.amount, a.seq + cardinality(written) + 1, p_request_id,
+                              p_max, step.kind, p_at)::auction.bid_write;
+  end if;
+  if step.answer is not null then
+    written := written || row(gen_random_uuid(), a.id, step.leader, step.answer, a.seq + cardinality(written) + 1, null, null,
+                              'proxy', p_at)::auction.bid_write;
+  end if;
+  return written;
 end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.valid_amount(p numeric)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select p > 0 and p = round(p, 2) and p < 10000000000;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.valid_increment_table(p jsonb)
@@ -1116,6 +1151,47 @@ begin
     end if;
   end loop;
   return true;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.write_judged(p_writes auction.auction_write[], p_bids auction.bid_write[], p_alerts auction.outbid_write[])
+ RETURNS uuid[]
+ LANGUAGE plpgsql
+ SET search_path TO 'auction', 'pg_catalog'
+ SET enable_seqscan TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  passed uuid[];
+begin
+  -- The guard, for every auction at once: still open now that the bids are judged, at the seq read under
+  -- the lock (the BEFORE UPDATE trigger checks the clock once more, and skips a late row).
+  with done as (
+    update auctions a
+       set current_price = u.price, high_bidder_id = u.leader, leader_max = u.mx, seq = u.seq,
+           end_time = u.end_time, status = 'active', updated_at = clock_timestamp(),
+           last_bid_at = case when u.seq > u.old_seq then clock_timestamp() else a.last_bid_at end
+      from unnest(p_writes) as u
+     where a.id = u.id
+       and a.seq = u.old_seq
+       and a.status in ('pending', 'active')
+       and a.start_time <= clock_timestamp()
+       and clock_timestamp() < a.end_time
+    returning a.id)
+  select coalesce(array_agg(done.id), '{}') into passed from done;
+
+  insert into bids (id, auction_id, user_id, amount, seq, request_id, max_amount, kind, created_at, updated_at)
+  select x.id, x.auction_id, x.user_id, x.amount, x.seq, x.request_id, x.max_amount, x.kind, x.created_at, x.created_at
+    from unnest(p_bids) with ordinality as x
+   where x.auction_id = any(passed)
+   order by x.ordinality;
+
+  perform notify_outbid(x.user_id, a, x.seq, x.price, x.min_next, x.at)
+     from unnest(p_alerts) with ordinality as x
+     join auctions a on a.id = x.auction_id
+    where x.auction_id = any(passed)
+    order by x.ordinality;
+  return passed;
 end;
 $function$;
 

@@ -40,7 +40,7 @@ begin
   end if;
   if old.status = 'pending' and new.status = 'ended' and old.start_time <= clock_timestamp() and new.seq = old.seq then
     -- it ran without its start job having run (late, or the end came first): subscribers still see it start
-    -- (not for a buy-now, whose bid was heard already: bid_placed, then auction_ended, as in 000007)
+    -- (not for a buy-now, whose bid was heard already: bid_placed, then auction_ended)
     perform pg_notify('auction:' || new.id, json_build_object(
       'type', 'auction_started', 'auction_id', new.id, 'seq', old.seq, 'status', 'active',
       'winner_id', null, 'final_price', null, 'reserve_met', null, 'reason', null, 'end_time', old.end_time,
