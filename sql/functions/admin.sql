@@ -23,13 +23,18 @@ as $$
   returning id;
 $$;
 
--- p_min_increment: a fixed increment; null uses p_increment_table, or eBay's steps when that is null too.
+-- Call it with names, leaving out what has a default:
+--   select auction.create_auction(p_item_id => ..., p_creator_id => ..., p_end_time => ..., p_starting_price => ...)
+-- p_start_time: null or left out starts it now. p_min_increment: a fixed increment; null uses p_increment_table,
+-- or eBay's steps when that is null too. The item, creator, end time and starting price are required (AU014).
+-- A new option is a new parameter at the end with a default, so positional callers keep working; the
+-- migration that adds it drops the old signature (docs/sql-conventions.md).
 create or replace function auction.create_auction(
   p_item_id            uuid,
   p_creator_id         uuid,
-  p_start_time         timestamptz,
-  p_end_time           timestamptz,
-  p_starting_price     numeric,
+  p_start_time         timestamptz default null,
+  p_end_time           timestamptz default null,
+  p_starting_price     numeric default null,
   p_min_increment      numeric default null,
   p_increment_table    jsonb default null,
   p_reserve_price      numeric default null,
@@ -42,6 +47,9 @@ as $$
 declare
   a auctions;
 begin
+  if p_item_id is null or p_creator_id is null or p_end_time is null or p_starting_price is null then
+    raise exception 'item_id, creator_id, end_time and starting_price are required' using errcode = 'AU014';
+  end if;
   if p_starting_price is null or p_starting_price <= 0 or p_starting_price <> round(p_starting_price, 2) then
     raise exception 'starting_price must be a positive amount with at most two decimals' using errcode = 'AU014';
   end if;
@@ -66,16 +74,13 @@ begin
   if p_soft_close_seconds is null or p_soft_close_seconds not between 0 and 3600 then
     raise exception 'soft_close_seconds must be 0 to 3600' using errcode = 'AU014';
   end if;
-  if p_start_time is null or p_end_time is null then
-    raise exception 'start_time and end_time are required' using errcode = 'AU014';
-  end if;
   if p_end_time <= clock_timestamp() then
     raise exception 'end_time must be in the future' using errcode = 'AU014';
   end if;
   insert into auctions (item_id, creator_id, start_time, end_time, starting_price, min_increment, increment_table,
                         reserve_price, buy_now_price, soft_close_seconds, status)
-  values (p_item_id, p_creator_id, p_start_time, p_end_time, p_starting_price, p_min_increment, p_increment_table,
-          p_reserve_price, p_buy_now_price, p_soft_close_seconds, 'pending')
+  values (p_item_id, p_creator_id, coalesce(p_start_time, clock_timestamp()), p_end_time, p_starting_price, p_min_increment,
+          p_increment_table, p_reserve_price, p_buy_now_price, p_soft_close_seconds, 'pending')
   returning * into a;
   return a;
 end;

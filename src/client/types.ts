@@ -97,7 +97,8 @@ export type AuctionEvent<T extends string, D> = ServerMessage<T, D> & {
 export type CreateAuctionInput = {
   item_id?: string;
   item?: { name: string; description?: string };
-  start_time: string;
+  /** omitted: now */
+  start_time?: string;
   end_time: string;
   starting_price: number | string;
   min_increment?: number | string;

@@ -19,7 +19,8 @@ export type CreateAuctionInput = {
   creatorId: string;
   itemId?: string;
   item?: { name: string; description?: string };
-  startTime: string;
+  /** omitted: now */
+  startTime?: string;
   endTime: string;
   startingPrice: string;
   /** a fixed increment; without it (and without a table) eBay's steps apply */
@@ -43,7 +44,7 @@ export async function createAuction(sql: Sql, input: CreateAuctionInput, schedul
     const [a] = await tx<AuctionRow[]>`
       select c.*, auction.min_next_bid(c) as min_next_bid, auction.reserve_met(c) as reserve_met,
              auction.buy_now_available(c) as buy_now_available
-        from auction.create_auction(${itemId}, ${input.creatorId}, ${input.startTime}::timestamptz,
+        from auction.create_auction(${itemId}, ${input.creatorId}, ${input.startTime ?? null}::timestamptz,
           ${input.endTime}::timestamptz, ${input.startingPrice}::numeric, ${input.minIncrement ?? null}::numeric,
           ${table}::jsonb, ${input.reservePrice ?? null}::numeric, ${input.buyNowPrice ?? null}::numeric,
           ${input.softCloseSeconds ?? 0}::int) c`;

@@ -22,7 +22,8 @@ const incrementStep = z.object({
 export const createAuctionData = z.object({
   item_id: uuid.optional(),
   item: z.object({ name: z.string().trim().min(1).max(255), description: z.string().max(10_000).optional() }).strict().optional(),
-  start_time: instant,
+  /** omitted: now */
+  start_time: instant.optional(),
   end_time: instant,
   starting_price: amountSchema,
   /** a fixed increment; without it (or increment_table) eBay's steps apply */

@@ -53,6 +53,17 @@ t.test('a seller creates an auction; bidders subscribe, bid, and everyone sees e
   t.match(await alice.request({ type: 'ping' }), { type: 'pong' });
 });
 
+t.test('create_auction without start_time: the auction starts now', async (t) => {
+  const seller = await connectClient(t, inst, 'seller-now');
+  const bidder = await connectClient(t, inst, 'bidder-now');
+  const before = Date.now();
+  const created = await seller.request({ type: 'create_auction', data: { item: { name: 'Clock' }, end_time: inSeconds(3600), starting_price: 5 } });
+  t.equal(created.type, 'auction_created');
+  const start = Date.parse((created.data as { start_time: string }).start_time);
+  t.ok(start >= before - 1000 && start <= Date.now() + 1000, 'start_time is now');
+  t.match(await bidder.request({ type: 'place_bid', auction_id: created.auction_id, data: { amount: 5 } }), { type: 'bid_accepted', seq: 1 });
+});
+
 t.test('a retried place_bid with the same request_id bids once', async (t) => {
   const seller = await connectClient(t, inst, 'seller2');
   const carol = await connectClient(t, inst, 'carol');
