@@ -39,3 +39,6 @@ drop type if exists auction.bid_writes;
 -- auction.increments, increment_at(increments, price).
 drop function if exists auction.increment_at(numeric, jsonb, numeric);
 drop function if exists auction.step_at(numeric, numeric, numeric[], numeric[]);
+
+-- notify_outbid needs the auction's id, not its row.
+drop function if exists auction.notify_outbid(uuid, auction.auctions, bigint, numeric, numeric, timestamptz);

@@ -450,7 +450,7 @@ begin
     raise exception 'auction % already ended', p_auction_id using errcode = 'AU011';
   end if;
   if a.seq > 1 then
-    perform notify_outbid(x.user_id, a, a.seq, a.current_price, a.current_price, v_now)
+    perform notify_outbid(x.user_id, a.id, a.seq, a.current_price, a.current_price, v_now)
        from bids x where x.auction_id = a.id and x.seq = a.seq - 1 and x.user_id <> p_user_id;
   end if;
   return row(true, null, b.id, b.seq, b.amount, a.current_price, null, b.created_at, false, true, null,
@@ -843,12 +843,12 @@ AS $function$
   select case when a.seq = 0 then a.starting_price else a.current_price + auction.increment_at(inc, a.current_price) end;
 $function$;
 
-CREATE OR REPLACE FUNCTION auction.notify_outbid(p_user_id uuid, a auction.auctions, p_seq bigint, p_price numeric, p_min_next numeric, p_at timestamp with time zone)
+CREATE OR REPLACE FUNCTION auction.notify_outbid(p_user_id uuid, p_auction_id uuid, p_seq bigint, p_price numeric, p_min_next numeric, p_at timestamp with time zone)
  RETURNS void
  LANGUAGE sql
 AS $function$
   select pg_notify('user:' || p_user_id, json_build_object(
-    'type', 'outbid', 'auction_id', a.id, 'seq', p_seq, 'current_price', p_price::text,
+    'type', 'outbid', 'auction_id', p_auction_id, 'seq', p_seq, 'current_price', p_price::text,
     'min_next_bid', p_min_next::text, 'time', p_at)::text);
 $function$;
 
@@ -1190,9 +1190,8 @@ begin
    where x.auction_id = any(passed)
    order by x.ordinality;
 
-  perform notify_outbid(x.user_id, a, x.seq, x.price, x.min_next, x.at)
+  perform notify_outbid(x.user_id, x.auction_id, x.seq, x.price, x.min_next, x.at)
      from unnest(p_alerts) with ordinality as x
-     join auctions a on a.id = x.auction_id
     where x.auction_id = any(passed)
     order by x.ordinality;
   return passed;

@@ -173,9 +173,8 @@ begin
    where x.auction_id = any(passed)
    order by x.ordinality;
 
-  perform notify_outbid(x.user_id, a, x.seq, x.price, x.min_next, x.at)
+  perform notify_outbid(x.user_id, x.auction_id, x.seq, x.price, x.min_next, x.at)
      from unnest(p_alerts) with ordinality as x
-     join auctions a on a.id = x.auction_id
     where x.auction_id = any(passed)
     order by x.ordinality;
   return passed;
@@ -330,7 +329,7 @@ begin
     raise exception 'auction % already ended', p_auction_id using errcode = 'AU011';
   end if;
   if a.seq > 1 then
-    perform notify_outbid(x.user_id, a, a.seq, a.current_price, a.current_price, v_now)
+    perform notify_outbid(x.user_id, a.id, a.seq, a.current_price, a.current_price, v_now)
        from bids x where x.auction_id = a.id and x.seq = a.seq - 1 and x.user_id <> p_user_id;
   end if;
   return row(true, null, b.id, b.seq, b.amount, a.current_price, null, b.created_at, false, true, null,

@@ -1,5 +1,5 @@
 -- Trigger functions that hold the invariants for every writer (service or psql). The triggers that call
--- them are schema (sql/000003_guards_and_notify.sql); naming: docs/sql-conventions.md.
+-- them are schema, created by the migrations (sql/schema.sql lists them); naming: docs/sql-conventions.md.
 --   AU001 invalid status transition     AU002 column may not change
 --   AU003 bids are append-only          AU004 price/seq change without a matching bid
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses

@@ -86,11 +86,11 @@ end;
 $$;
 
 -- The previous high bidder hears that they lost the lead, on their own channel.
-create or replace function auction.notify_outbid(p_user_id uuid, a auction.auctions, p_seq bigint, p_price numeric,
-                                      p_min_next numeric, p_at timestamptz) returns void
+create or replace function auction.notify_outbid(p_user_id uuid, p_auction_id uuid, p_seq bigint, p_price numeric,
+                                                 p_min_next numeric, p_at timestamptz) returns void
 language sql
 as $$
   select pg_notify('user:' || p_user_id, json_build_object(
-    'type', 'outbid', 'auction_id', a.id, 'seq', p_seq, 'current_price', p_price::text,
+    'type', 'outbid', 'auction_id', p_auction_id, 'seq', p_seq, 'current_price', p_price::text,
     'min_next_bid', p_min_next::text, 'time', p_at)::text);
 $$;

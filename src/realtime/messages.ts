@@ -17,7 +17,7 @@ export function message(m: Omit<ServerMessage, 'timestamp'>): ServerMessage {
   return { ...m, timestamp: Date.now() };
 }
 
-/** Notification payloads, as the triggers in sql/000003 and 000007 build them. */
+/** Notification payloads, as the trigger functions in sql/functions/notify.sql build them. */
 export type BidEvent = {
   type: 'bid_placed'; auction_id: string; seq: number; bid_id: string; user_id: string; amount: string;
   kind: 'bid' | 'proxy' | 'buy_now'; reserve_met: boolean; time: string;

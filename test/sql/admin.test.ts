@@ -1,4 +1,4 @@
-// Operator functions (sql/000004) and the trigger guards (sql/000003), as an operator meets them in psql.
+// Operator functions (sql/functions/admin.sql, lifecycle.sql) and the trigger guards (guards.sql), as an operator meets them in psql.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
