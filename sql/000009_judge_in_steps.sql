@@ -5,7 +5,7 @@
 -- An auction's increment rule unpacked for lookups: the fixed increment, or the table's bounds and steps.
 create type auction.increments as (
   fixed  numeric,
-  below  numeric[],   -- the step at i applies while the price is below below[i]; the last bound is null
+  below  numeric[],   -- steps[i] applies while the price is below below[i]; the last step has no bound
   steps  numeric[]
 );
 

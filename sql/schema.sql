@@ -700,31 +700,27 @@ $function$;
 
 CREATE OR REPLACE FUNCTION auction.increment_at(inc auction.increments, p_price numeric)
  RETURNS numeric
- LANGUAGE plpgsql
+ LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-declare
-  i int;
-begin
-  if inc.fixed is not null then
-    return inc.fixed;
-  end if;
-  for i in 1 .. cardinality(inc.steps) loop
-    if inc.below[i] is null or p_price < inc.below[i] then
-      return inc.steps[i];
-    end if;
-  end loop;
-  return null;
-end;
+  select coalesce(inc.fixed, inc.steps[coalesce(width_bucket(p_price, inc.below), 0) + 1]);
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.increments_of(p_fixed numeric, p_table jsonb)
  RETURNS auction.increments
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-  select row(p_fixed, array_agg((s->>'below')::numeric order by n), array_agg((s->>'step')::numeric order by n))::auction.increments
-    from jsonb_array_elements(p_table) with ordinality e(s, n);
+declare
+  inc auction.increments := row(p_fixed, null, null);
+begin
+  if p_table is not null then
+    select array_agg((s->>'below')::numeric order by n) filter (where s ? 'below'), array_agg((s->>'step')::numeric order by n)
+      into inc.below, inc.steps
+      from jsonb_array_elements(p_table) with ordinality e(s, n);
+  end if;
+  return inc;
+end;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.judge_bids(p_auction_id uuid, p_ords integer[], p_user_ids uuid[], p_amounts numeric[], p_request_ids text[], p_max_amounts numeric[])
@@ -911,7 +907,7 @@ begin
     for i in 1 .. cardinality(g.ords) loop
       outs[g.ords[i]] := j.outs[i];
     end loop;
-    if j.write is not null then
+    if (j.write).id is not null then  -- the auction changed
       writes := writes || j.write; bid_rows := bid_rows || j.bids; alerts := alerts || j.alerts;
       acc_ords := acc_ords || j.accepted; acc_of := acc_of || array_fill(g.aid, array[cardinality(j.accepted)]);
     end if;
@@ -1082,25 +1078,17 @@ comment on function auction.start_due_auctions(integer) is 'Starts up to p_limit
 
 CREATE OR REPLACE FUNCTION auction.step_rows(a auction.auctions, step auction.ladder_step, p_user uuid, p_request_id text, p_max numeric, p_at timestamp with time zone)
  RETURNS auction.bid_write[]
- LANGUAGE plpgsql
+ LANGUAGE sql
 AS $function$
-declare
-  written auction.bid_write[] := '{}';
-begin
-  if step.shown_max is not null then
-    written := written || row(gen_random_uuid(), a.id, a.high_bidder_id, step.shown_max, a.seq + 1, null, null,
-                              'proxy', p_at)::auction.bid_write;
-  end if;
-  if step.amount is not null then
-    written := written || row(gen_random_uuid(), a.id, p_user, step.amount, a.seq + cardinality(written) + 1, p_request_id,
-                              p_max, step.kind, p_at)::auction.bid_write;
-  end if;
-  if step.answer is not null then
-    written := written || row(gen_random_uuid(), a.id, step.leader, step.answer, a.seq + cardinality(written) + 1, null, null,
-                              'proxy', p_at)::auction.bid_write;
-  end if;
-  return written;
-end;
+  select array_remove(array[
+    case when step.shown_max is not null
+      then row(gen_random_uuid(), a.id, a.high_bidder_id, step.shown_max, a.seq + 1, null, null, 'proxy', p_at)::auction.bid_write end,
+    case when step.amount is not null
+      then row(gen_random_uuid(), a.id, p_user, step.amount, a.seq + 1 + (step.shown_max is not null)::int, p_request_id,
+               p_max, step.kind, p_at)::auction.bid_write end,
+    case when step.answer is not null
+      then row(gen_random_uuid(), a.id, step.leader, step.answer, a.seq + 2, null, null, 'proxy', p_at)::auction.bid_write end
+  ], null);
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.valid_amount(p numeric)

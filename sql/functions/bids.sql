@@ -25,29 +25,22 @@ as $$
 $$;
 
 -- The bid rows an accepted ladder step writes, numbered on from the auction's seq: the outbid leader's
--- maximum, the bid's own row, the leader's answer (each when there is one).
+-- maximum, the bid's own row, the leader's answer (each when there is one; never the first and the last).
+-- SQL, so that judge_bids' expression inlines it.
 create or replace function auction.step_rows(a auction.auctions, step auction.ladder_step, p_user uuid,
                                              p_request_id text, p_max numeric, p_at timestamptz)
 returns auction.bid_write[]
-language plpgsql volatile
+language sql volatile
 as $$
-declare
-  written auction.bid_write[] := '{}';
-begin
-  if step.shown_max is not null then
-    written := written || row(gen_random_uuid(), a.id, a.high_bidder_id, step.shown_max, a.seq + 1, null, null,
-                              'proxy', p_at)::auction.bid_write;
-  end if;
-  if step.amount is not null then
-    written := written || row(gen_random_uuid(), a.id, p_user, step.amount, a.seq + cardinality(written) + 1, p_request_id,
-                              p_max, step.kind, p_at)::auction.bid_write;
-  end if;
-  if step.answer is not null then
-    written := written || row(gen_random_uuid(), a.id, step.leader, step.answer, a.seq + cardinality(written) + 1, null, null,
-                              'proxy', p_at)::auction.bid_write;
-  end if;
-  return written;
-end;
+  select array_remove(array[
+    case when step.shown_max is not null
+      then row(gen_random_uuid(), a.id, a.high_bidder_id, step.shown_max, a.seq + 1, null, null, 'proxy', p_at)::auction.bid_write end,
+    case when step.amount is not null
+      then row(gen_random_uuid(), a.id, p_user, step.amount, a.seq + 1 + (step.shown_max is not null)::int, p_request_id,
+               p_max, step.kind, p_at)::auction.bid_write end,
+    case when step.answer is not null
+      then row(gen_random_uuid(), a.id, step.leader, step.answer, a.seq + 2, null, null, 'proxy', p_at)::auction.bid_write end
+  ], null);
 $$;
 
 -- The judge: the bids on one auction, in arrival order, under its row lock. Each well-formed bid is a
@@ -227,7 +220,7 @@ begin
     for i in 1 .. cardinality(g.ords) loop
       outs[g.ords[i]] := j.outs[i];
     end loop;
-    if j.write is not null then
+    if (j.write).id is not null then  -- the auction changed
       writes := writes || j.write; bid_rows := bid_rows || j.bids; alerts := alerts || j.alerts;
       acc_ords := acc_ords || j.accepted; acc_of := acc_of || array_fill(g.aid, array[cardinality(j.accepted)]);
     end if;

@@ -61,7 +61,9 @@ t.test('increments and the next minimum', async (t) => {
   t.equal(await next({ ...ebay, increment_table: table, current_price: 24.99 }), '25.49', "eBay's 0.50 below 25");
   t.equal(await next({ ...ebay, increment_table: table, current_price: 25 }), '26.00', 'and 1.00 from 25');
   t.equal(await next({ ...ebay, increment_table: table, current_price: 99999 }), '100099.00', 'the last step has no bound');
-  t.equal(await next({ ...ebay, increment_table: [{ below: 10, step: 1 }, { step: 5 }], current_price: 10 }), '15.00');
+  t.equal(await next({ ...ebay, increment_table: [{ below: 10, step: 1 }, { step: 5 }], current_price: 9.99 }), '10.99');
+  t.equal(await next({ ...ebay, increment_table: [{ below: 10, step: 1 }, { step: 5 }], current_price: 10 }), '15.00', 'a bound belongs to the next step');
+  t.equal(await next({ ...ebay, increment_table: [{ step: 2 }], current_price: 10 }), '12.00', 'a table of one step');
 });
 
 t.test('lifted_to_reserve and soft_close_end', async (t) => {
