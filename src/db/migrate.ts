@@ -35,12 +35,12 @@ export async function listFunctionFiles(dir = SQL_DIR): Promise<FunctionFile[]> 
 export class DatabaseAheadError extends Error {}
 
 export type MigrationStatus = {
-  applied: { id: number; name: string; applied_at: Date }[];
+  applied: (Migration & { appliedAt: Date })[];
   pending: Migration[];
-  /** function files whose content differs from what the database last applied (or never applied) */
+  /** migrations the database has and this code does not know (newer code applied them) */
+  unknown: { id: number; name: string; appliedAt: Date }[];
+  /** function files whose content differs from what the database last applied, or that it never applied */
   changed: string[];
-  /** migrations the database has and this code does not know (migrate() refuses to run then) */
-  ahead: number[];
 };
 
 type Conn = Sql | ReservedSql;
@@ -49,27 +49,25 @@ async function readStatus(conn: Conn, migrations: Migration[], functions: Functi
   const [{ m, f }] = await conn<{ m: boolean; f: boolean }[]>`
     select to_regclass('public.auction_migrations') is not null as m,
            to_regclass('public.auction_function_files') is not null as f`;
-  const applied = m
-    ? await conn<{ id: number; name: string; applied_at: Date }[]>`
-        select id, name, applied_at from public.auction_migrations order by id`
+  const rows = m
+    ? await conn<{ id: number; name: string; applied_at: Date }[]>`select id, name, applied_at from public.auction_migrations order by id`
     : [];
   const hashes = new Map(f
     ? (await conn<{ file: string; sha256: string }[]>`select file, sha256 from public.auction_function_files`)
         .map((r) => [r.file, r.sha256] as const)
     : []);
-  const done = new Set(applied.map((r) => r.id));
-  const latest = migrations.at(-1)?.id ?? 0;
+  const done = new Map(rows.map((r) => [r.id, r.applied_at]));
   return {
-    applied: [...applied],
+    applied: migrations.filter((x) => done.has(x.id)).map((x) => ({ ...x, appliedAt: done.get(x.id)! })),
     pending: migrations.filter((x) => !done.has(x.id)),
+    unknown: rows.filter((r) => !migrations.some((x) => x.id === r.id)).map((r) => ({ id: r.id, name: r.name, appliedAt: r.applied_at })),
     changed: functions.filter((x) => hashes.get(x.file) !== x.sha256).map((x) => x.file),
-    ahead: applied.filter((r) => r.id > latest).map((r) => r.id),
   };
 }
 
 /** What migrate() would do now: applied and pending migrations, changed function files. Takes no lock. */
-export async function migrationStatus(sql: Sql, opts: { dir?: string } = {}): Promise<MigrationStatus> {
-  return readStatus(sql, await listMigrations(opts.dir), await listFunctionFiles(opts.dir));
+export async function migrationStatus(sql: Sql, dir = SQL_DIR): Promise<MigrationStatus> {
+  return readStatus(sql, await listMigrations(dir), await listFunctionFiles(dir));
 }
 
 /**
@@ -96,9 +94,11 @@ export async function migrate(sql: Sql, opts: { dir?: string; log?: (msg: string
       create table if not exists public.auction_function_files (
         file text primary key, sha256 text not null, applied_at timestamptz not null default now());`).simple();
     const status = await readStatus(conn, migrations, functions);
-    if (status.ahead.length > 0) {
+    const latest = migrations.at(-1)?.id ?? 0;
+    const ahead = status.unknown.filter((r) => r.id > latest);
+    if (ahead.length > 0) {
       throw new DatabaseAheadError(
-        `database has migration ${status.ahead.at(-1)} but this code only knows up to ${migrations.at(-1)?.id ?? 0}: ` +
+        `database has migration ${ahead.at(-1)!.id} but this code only knows up to ${latest}: ` +
           'refusing to start an older version against a newer schema');
     }
     for (const m of status.pending) {

@@ -57,10 +57,6 @@ t.test('an auction created without start_time starts now and takes a bid at once
   const start = Date.parse(created.body.start_time);
   t.ok(start >= before - 1000 && start <= Date.now() + 1000, `start_time is now (${created.body.start_time})`);
   t.match(await call('POST', `/api/v1/auctions/${created.body.auction_id}/bids`, { body: { amount: 10 } }), { status: 201, body: { seq: 1 } });
-  const doc = await (await fetch(`${inst.http}/openapi.json`)).json() as any;
-  const schema = doc.paths['/api/v1/auctions'].post.requestBody.content['application/json'].schema;
-  t.notOk(schema.required.includes('start_time'), 'the OpenAPI document has start_time optional');
-  t.ok(schema.required.includes('end_time'));
 });
 
 t.test('Idempotency-Key: a retried bid is placed once', async (t) => {
