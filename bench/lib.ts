@@ -278,11 +278,13 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const BENCH_SELLER = '00000000-0000-4000-8000-00000000beef';
 
 /** `n` auctions by BENCH_SELLER, open from a second ago for three hours, at `startingPrice` with a 0.01 increment. */
-export async function createOpenAuctions(sql: Sql, n: number, startingPrice: string): Promise<string[]> {
+/** minIncrement null: eBay's increment table, the default for auctions created without one. */
+export async function createOpenAuctions(sql: Sql, n: number, startingPrice: string, minIncrement: string | null = '0.01'): Promise<string[]> {
   await sql`select auction.ensure_user(${BENCH_SELLER}, 'bench seller')`;
   const rows = await sql<{ id: string }[]>`
     select (auction.create_auction(auction.create_item('bench item ' || g, '', ${BENCH_SELLER}::uuid), ${BENCH_SELLER}::uuid,
-            clock_timestamp() - interval '1 second', clock_timestamp() + interval '3 hours', ${startingPrice}::numeric, 0.01)).id
+            clock_timestamp() - interval '1 second', clock_timestamp() + interval '3 hours', ${startingPrice}::numeric,
+            ${minIncrement}::numeric)).id
       from generate_series(1, ${n}) g`;
   return rows.map((r) => r.id);
 }

@@ -1,16 +1,20 @@
 // Runs the tap suite against a disposable PostgreSQL: embedded (temp dir, free port) or TEST_DATABASE_URL.
-// Migrates one template database; each test file clones it (test/helpers/db.ts).
+// Migrates one template database; each test file clones it (test/helpers/db.ts). The template's schema dump
+// goes to a file for test/sql/schema-dump.test.ts (a clone cannot be dumped in its place: per-database
+// settings are not copied, and the template itself must stay unconnected while tests clone it).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { mkdtemp, rm, chmod, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { EmbeddedError, startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { dumpSchema } from '../src/db/dump.ts';
 
 const template = `auction_template_${process.pid}`;
 let cluster: EmbeddedCluster | undefined;
 let tmp: string | undefined;
+let dumpDir: string | undefined;
 let adminUrl = process.env.TEST_DATABASE_URL;
 
 async function cleanup() {
@@ -21,6 +25,7 @@ async function cleanup() {
   }
   if (cluster) await cluster.stop().catch((e) => console.error('stopping postgres:', e));
   if (tmp) await rm(tmp, { recursive: true, force: true });
+  if (dumpDir) await rm(dumpDir, { recursive: true, force: true });
 }
 
 let code = 1;
@@ -51,6 +56,9 @@ try {
   await admin.end();
   const tsql = postgres(adminUrl.replace(/\/[^/?]*(\?|$)/, `/${template}$1`), { max: 1, onnotice: () => {} });
   await migrate(tsql);
+  dumpDir = await mkdtemp(join(tmpdir(), 'auction-test-schema-'));
+  const dumpFile = join(dumpDir, 'schema.sql');
+  await writeFile(dumpFile, await dumpSchema(tsql));
   await tsql.end();
 
   // tap would otherwise also run this file (and helpers) as tests
@@ -58,7 +66,8 @@ try {
   code = await new Promise<number>((resolve) => {
     tap = spawn('tap', args, {
       stdio: 'inherit',
-      env: { ...process.env, TAP_TYPE_STRIP_ONLY: '1', TEST_ADMIN_URL: adminUrl, TEST_TEMPLATE_DB: template },
+      env: { ...process.env, TAP_TYPE_STRIP_ONLY: '1', TEST_ADMIN_URL: adminUrl, TEST_TEMPLATE_DB: template,
+        TEST_SCHEMA_DUMP: dumpFile },
     });
     tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });

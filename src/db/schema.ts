@@ -3,7 +3,7 @@ import type { IncrementStep } from '../protocol/messages.ts';
 
 export type { IncrementStep };
 
-// Kysely's view of sql/000001_schema.sql and 000007_bidding_rules.sql. numeric columns are strings: money never becomes a float.
+// Kysely's view of the tables (sql/schema.sql shows them whole). numeric columns are strings: money never becomes a float.
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 export type AuctionStatus = 'pending' | 'active' | 'ended' | 'cancelled';

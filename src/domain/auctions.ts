@@ -26,7 +26,8 @@ export type CreateAuctionInput = {
   creatorId: string;
   itemId?: string;
   item?: { name: string; description?: string };
-  startTime: string;
+  /** omitted: now */
+  startTime?: string;
   endTime: string;
   startingPrice: string;
   /** a fixed increment; without it (and without a table) eBay's steps apply */
@@ -61,7 +62,7 @@ export async function createAuction(sql: Sql, input: CreateAuctionInput, schedul
              auction.buy_now_available(c) as buy_now_available
         from auction.create_auction(
           p_item_id => ${itemId}, p_creator_id => ${input.creatorId},
-          p_start_time => ${input.startTime}::timestamptz, p_end_time => ${input.endTime}::timestamptz,
+          p_start_time => ${input.startTime ?? null}::timestamptz, p_end_time => ${input.endTime}::timestamptz,
           p_starting_price => ${input.startingPrice}::numeric, p_min_increment => ${input.minIncrement ?? null}::numeric,
           p_increment_table => ${table}::jsonb, p_reserve_price => ${input.reservePrice ?? null}::numeric,
           p_buy_now_price => ${input.buyNowPrice ?? null}::numeric, p_soft_close_seconds => ${input.softCloseSeconds ?? 0}::int) c`;

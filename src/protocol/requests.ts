@@ -33,7 +33,8 @@ export const itemData = z.object({ name: z.string().trim().min(1).max(255), desc
 export const createAuctionData = z.object({
   item_id: uuid.optional(),
   item: itemData.optional(),
-  start_time: instant,
+  /** omitted: now */
+  start_time: instant.optional(),
   end_time: instant,
   starting_price: amountSchema,
   /** a fixed increment; without it (or increment_table) eBay's steps apply */

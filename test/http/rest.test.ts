@@ -50,6 +50,16 @@ t.test('create an item and an auction, bid, read it back, list it, and see the b
   t.ok(list.body.auctions.some((a: { auction_id: string }) => a.auction_id === id));
 });
 
+t.test('an auction created without start_time starts now and takes a bid at once', async (t) => {
+  const before = Date.now();
+  const created = await call('POST', '/api/v1/auctions', { token: seller.token, body: {
+    item: { name: 'REST clock' }, end_time: inSeconds(3600), starting_price: 10 } });
+  t.equal(created.status, 201);
+  const start = Date.parse(created.body.start_time);
+  t.ok(start >= before - 1000 && start <= Date.now() + 1000, `start_time is now (${created.body.start_time})`);
+  t.match(await call('POST', `/api/v1/auctions/${created.body.auction_id}/bids`, { body: { amount: 10 } }), { status: 201, body: { seq: 1 } });
+});
+
 t.test('Idempotency-Key: a retried bid is placed once', async (t) => {
   const { body: a } = await newAuction();
   const once = await call('POST', `/api/v1/auctions/${a.auction_id}/bids`, { body: { amount: 20 }, headers: { 'idempotency-key': 'k-1' } });

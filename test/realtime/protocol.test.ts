@@ -1,7 +1,7 @@
 import t from 'tap';
 import { freshDb } from '../helpers/db.ts';
 import { connectClient, startInstance } from '../helpers/app.ts';
-import { auctionInput } from '../helpers/fixtures.ts';
+import { auctionInput, inSeconds } from '../helpers/fixtures.ts';
 
 const db = await freshDb(t);
 const inst = await startInstance(t, db.url);
@@ -76,6 +76,17 @@ t.test('each bid event says what a watcher needs next: the least next bid, and w
   t.match(listed, { type: 'bid_list', auction_id: id, data: { next_since_seq: null } });
   t.same(listed.data.bids.map((b: { seq: number; user_name: string }) => [b.seq, b.user_name]), [[2, 'facts-bidder'], [3, 'facts-bidder']]);
   t.match((await late.request({ type: 'get_auction', auction_id: id })).data, { min_next_bid: 31, buy_now_price: null }, 'and the snapshot agrees');
+});
+
+t.test('create_auction without start_time: the auction starts now', async (t) => {
+  const seller = await connectClient(t, inst, 'seller-now');
+  const bidder = await connectClient(t, inst, 'bidder-now');
+  const before = Date.now();
+  const created = await seller.request({ type: 'create_auction', data: { item: { name: 'Clock' }, end_time: inSeconds(3600), starting_price: 5 } });
+  t.equal(created.type, 'auction_created');
+  const start = Date.parse((created.data as { start_time: string }).start_time);
+  t.ok(start >= before - 1000 && start <= Date.now() + 1000, 'start_time is now');
+  t.match(await bidder.request({ type: 'place_bid', auction_id: created.auction_id, data: { amount: 5 } }), { type: 'bid_accepted', seq: 1 });
 });
 
 t.test('a retried place_bid with the same request_id bids once', async (t) => {

@@ -1,4 +1,4 @@
-// Operator functions (sql/000004) and the trigger guards (sql/000003), as an operator meets them in psql.
+// Operator functions (sql/functions/admin.sql, lifecycle.sql) and the trigger guards (guards.sql), as an operator meets them in psql.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -42,13 +42,38 @@ t.test('create_auction validates its arguments (AU014)', async (t) => {
     await t.rejects(create('10.00', inc), { code: 'AU014' }, `min_increment ${inc}`);
   }
   await t.rejects(create('10.00', '1.00', -1), { code: 'AU014', message: /end_time must be in the future/ });
-  await t.rejects(sql`select auction.create_auction(${item}, ${seller}, null, now() + interval '1 hour', 10, 1)`,
-    { code: 'AU014' }, 'start_time is required');
   await t.rejects(sql`select auction.create_auction(${item}, ${seller}, now(), null, 10, 1)`,
     { code: 'AU014' }, 'end_time is required');
   t.match(toClientError(await create('0', '1').catch((e: unknown) => e)), { code: 'invalid_argument', status: 400 });
   const [a] = await create('10.00', '0.50');
   t.match(a, { status: 'pending', current_price: '10.00', seq: 0, high_bidder_id: null, min_increment: '0.50' });
+});
+
+t.test('create_auction by name: start_time defaults to now, the rest of the options to their defaults', async (t) => {
+  const seller = await makeUser(sql);
+  const item = async () => (await sql`select auction.create_item('Stool') as id`)[0].id as string;
+  const [before] = await sql`select clock_timestamp() as at`;
+  const [a] = await sql`select * from auction.create_auction(p_item_id => ${await item()}, p_creator_id => ${seller},
+    p_end_time => clock_timestamp() + interval '1 hour', p_starting_price => 10)`;
+  const [after] = await sql`select clock_timestamp() as at`;
+  t.ok(a.start_time >= before.at && a.start_time <= after.at, 'start_time is the time of the call');
+  t.match(a, { status: 'pending', starting_price: '10.00', min_increment: null, reserve_price: null, buy_now_price: null,
+    soft_close_seconds: 0 });
+  t.ok(Array.isArray(a.increment_table), "eBay's increment table");
+  t.match(await bid(sql, a.id, await makeUser(sql), '10.00'), { accepted: true }, 'it takes bids at once');
+  const [b] = await sql`select * from auction.create_auction(${await item()}, ${seller}, null, clock_timestamp() + interval '1 hour', 10, 1)`;
+  t.ok(b.start_time <= new Date(Date.now() + 60_000) && b.status === 'pending', 'a null start_time, positionally, is now too');
+  const [c] = await sql`select * from auction.create_auction(p_item_id => ${await item()}, p_creator_id => ${seller},
+    p_end_time => clock_timestamp() + interval '1 hour', p_starting_price => 10, p_reserve_price => 50, p_soft_close_seconds => 30)`;
+  t.match(c, { reserve_price: '50.00', soft_close_seconds: 30 }, 'options by name, in any subset');
+  for (const [args, what] of [
+    [sql`p_item_id => ${await item()}, p_creator_id => ${seller}, p_starting_price => 10`, 'end_time'],
+    [sql`p_item_id => ${await item()}, p_creator_id => ${seller}, p_end_time => clock_timestamp() + interval '1 hour'`, 'starting_price'],
+    [sql`p_item_id => null, p_creator_id => ${seller}, p_end_time => clock_timestamp() + interval '1 hour', p_starting_price => 10`, 'item_id'],
+    [sql`p_item_id => ${await item()}, p_creator_id => null, p_end_time => clock_timestamp() + interval '1 hour', p_starting_price => 10`, 'creator_id'],
+  ] as const) {
+    await t.rejects(sql`select auction.create_auction(${args})`, { code: 'AU014', message: /are required/ }, `without ${what}`);
+  }
 });
 
 t.test('cancel_auction: reason required, idempotent, not after the end', async (t) => {

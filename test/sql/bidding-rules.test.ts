@@ -38,7 +38,7 @@ t.test('increments: eBay steps by default, a table of your own, or a fixed step'
     ['25.00', '1.00'], ['99.99', '1.00'], ['100.00', '2.50'], ['249.99', '2.50'], ['250.00', '5.00'], ['500.00', '10.00'],
     ['1000.00', '25.00'], ['2500.00', '50.00'], ['5000.00', '100.00'], ['99999.00', '100.00']];
   for (const [price, step] of steps) {
-    const [{ inc }] = await sql`select auction.increment_at(null, auction.default_increment_table(), ${price}::numeric) as inc`;
+    const [{ inc }] = await sql`select auction.increment_at(auction.increments_of(null, auction.default_increment_table()), ${price}::numeric) as inc`;
     t.equal(inc, step, `at ${price} the step is ${step}`);
   }
 
@@ -162,7 +162,7 @@ t.test('proxy races: concurrent maxima settle as if they came one by one', async
     const others = accepted.filter((x) => x.u !== firstTop.u).map((x) => x.max);
     const second = others.length ? Math.max(...others) : undefined;
     const [{ inc }] = second === undefined ? [{ inc: '0' }]
-      : await sql`select auction.increment_at(null, auction.default_increment_table(), ${second}::numeric) as inc`;
+      : await sql`select auction.increment_at(auction.increments_of(null, auction.default_increment_table()), ${second}::numeric) as inc`;
     const expected = second === undefined ? 1 : Math.min(top, Math.round((second + Number(inc)) * 100) / 100);
     t.equal(Number(final.current_price), expected, `round ${round}: price = min(top maximum, runner-up + increment)`);
     t.ok(hist.every((b, i) => i === 0 || b.amount >= hist[i - 1].amount), 'the bid history never goes down');

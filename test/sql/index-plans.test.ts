@@ -4,7 +4,7 @@ import { freshDb } from '../helpers/db.ts';
 import { makeAuction, makeUser } from '../helpers/fixtures.ts';
 
 // PL/pgSQL keeps a generic plan per statement for the session's life; one made while the tables are tiny
-// would scan them sequentially forever after (sql/000008_hot_path.sql). The bid path must not.
+// would scan them sequentially forever after (enable_seqscan = off in sql/functions/). The bid path must not.
 const { sql } = await freshDb(t);
 
 t.test('bids, retries, buy-now and the commit-time checks read bids and auctions by index only', async (t) => {
