@@ -1,5 +1,5 @@
-// `npm run migrate [-- --status]`: applies sql/NNNNNN_*.sql to DATABASE_URL (the service also does so at start),
-// or lists which are applied and which are pending.
+// `npm run migrate [-- --status]`: applies sql/NNNNNN_*.sql and the changed sql/functions/*.sql to DATABASE_URL
+// (the service also does so at start), or lists which are applied, which are pending and which function files changed.
 import postgres from 'postgres';
 import { ConfigError, loadDatabaseConfig, loadEnvFile } from '../config.ts';
 import { DatabaseUnreachableError, redactUrl, waitForDatabase } from '../db/wait.ts';
@@ -29,12 +29,13 @@ try {
     log: { warn: (f, msg) => console.error(`${msg}: try ${f.attempt}, ${f.err}`) },
   });
   if (args.includes('--status')) {
-    const { applied, pending, unknown } = await migrationStatus(sql);
+    const { applied, pending, unknown, changed } = await migrationStatus(sql);
     console.log(`# ${redactUrl(config.databaseUrl)}`);
     for (const m of applied) console.log(`applied  ${m.file}  ${m.appliedAt.toISOString()}`);
     for (const m of pending) console.log(`pending  ${m.file}`);
     for (const m of unknown) console.log(`unknown  ${m.id} ${m.name}  ${m.appliedAt.toISOString()}  (newer code applied it)`);
-    console.log(`# ${applied.length} applied, ${pending.length} pending`);
+    for (const f of changed) console.log(`changed  ${f}`);
+    console.log(`# ${applied.length} applied, ${pending.length} pending, ${changed.length} function files to apply`);
   } else {
     const applied = await migrate(sql, { log: (m) => console.log(m) });
     console.log(applied.length > 0 ? `schema up to date: applied ${applied.length}` : 'schema up to date: nothing to apply');

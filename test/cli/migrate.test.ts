@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
 import { dbUrl } from '../helpers/db.ts';
-import { listMigrations } from '../../src/db/migrate.ts';
+import { listFunctionFiles, listMigrations } from '../../src/db/migrate.ts';
 
 const cwd = mkdtempSync(join(tmpdir(), 'auction-migrate-')); // no .env, no .data here
 t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
@@ -18,6 +18,7 @@ t.teardown(async () => {
   await admin.end();
 });
 const files = (await listMigrations()).map((m) => m.file);
+const functionFiles = (await listFunctionFiles()).map((f) => f.file);
 
 function migrate(args: string[], env: Record<string, string> = { DATABASE_URL: dbUrl(name) }) {
   return new Promise<{ code: number | null; out: string[]; err: string }>((done) => {
@@ -33,19 +34,20 @@ function migrate(args: string[], env: Record<string, string> = { DATABASE_URL: d
 t.test('--status on an empty database: every migration pending', async (t) => {
   const r = await migrate(['--status']);
   t.equal(r.code, 0);
-  t.same(r.out.filter((l) => !l.startsWith('#')), files.map((f) => `pending  ${f}`));
-  t.equal(r.out.at(-1), `# 0 applied, ${files.length} pending`);
+  t.same(r.out.filter((l) => !l.startsWith('#')), [...files.map((f) => `pending  ${f}`), ...functionFiles.map((f) => `changed  ${f}`)]);
+  t.equal(r.out.at(-1), `# 0 applied, ${files.length} pending, ${functionFiles.length} function files to apply`);
 });
 
 t.test('migrate applies each file once and says so', async (t) => {
   const first = await migrate([]);
   t.equal(first.code, 0, first.err);
-  t.same(first.out, [...files.map((f) => `applied ${f}`), `schema up to date: applied ${files.length}`]);
+  const all = [...files, ...functionFiles];
+  t.same(first.out, [...all.map((f) => `applied ${f}`), `schema up to date: applied ${all.length}`]);
   const again = await migrate([]);
   t.same(again.out, ['schema up to date: nothing to apply']);
   const status = await migrate(['--status']);
   t.match(status.out.filter((l) => !l.startsWith('#')), files.map((f) => new RegExp(`^applied  ${f}  \\d{4}-\\d\\d-\\d\\dT`)));
-  t.equal(status.out.at(-1), `# ${files.length} applied, 0 pending`);
+  t.equal(status.out.at(-1), `# ${files.length} applied, 0 pending, 0 function files to apply`);
 });
 
 t.test('without a database URL or a make run database: one line, exit 2', async (t) => {
