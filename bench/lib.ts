@@ -274,6 +274,38 @@ export function startChild<R>(file: string, params: Record<string, unknown>, opt
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Runs `one(0..count-1)`, `concurrency` at a time, until `deadline`: a watcher's bounded set-up. Failures are counted. */
+export async function connectAll(count: number, concurrency: number, deadline: number, one: (k: number) => Promise<void>) {
+  let next = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count && Date.now() < deadline) {
+      const k = next++;
+      try {
+        await one(k);
+      } catch (err) {
+        failed++;
+        firstError ??= (err as Error).message;
+      }
+    }
+  }));
+  return { failed, firstError };
+}
+
+/**
+ * A watcher's measuring window: answers the parent's 'count' and 'phase' messages (a phase hands over and resets
+ * what `phase()` returns) until 'stop' or `holdMs`.
+ */
+export async function measureUntilStopped(holdMs: number, o: { deliveries: () => number; phase: () => Record<string, unknown> }) {
+  const stop = new Promise<void>((resolve) => process.on('message', (m: { type: string }) => {
+    if (m.type === 'stop') resolve();
+    else if (m.type === 'count') process.send!({ type: 'count', deliveries: o.deliveries() });
+    else if (m.type === 'phase') process.send!({ type: 'phase', ...o.phase() });
+  }));
+  await Promise.race([stop, sleep(holdMs)]);
+}
+
 /** The seller of every bench auction. */
 export const BENCH_SELLER = '00000000-0000-4000-8000-00000000beef';
 

@@ -3,7 +3,7 @@
 // Used for fan-out (all on one auction), idle sockets (no subscription) and many channels (a slice each).
 import WebSocket from 'ws';
 import { mintToken } from '../src/auth/tokens.ts';
-import { BENCH_SECRET, Hist, ISSUER, childMain, sleep, type HistJson } from './lib.ts';
+import { BENCH_SECRET, Hist, ISSUER, childMain, connectAll, measureUntilStopped, type HistJson } from './lib.ts';
 
 type Params = {
   urls: string[];
@@ -39,8 +39,6 @@ await childMain<Params, WatchResult>(async (p) => {
   const secret = new TextEncoder().encode(BENCH_SECRET);
   let latency = new Hist();
   let deliveries = 0;
-  let failed = 0;
-  let firstError: string | undefined;
   let closedEarly = 0;
   let measuring = false;
   let sample: string | undefined;
@@ -86,34 +84,21 @@ await childMain<Params, WatchResult>(async (p) => {
     sockets.push(ws);
   };
 
-  // bounded concurrency, bounded time
-  let next = 0;
-  await Promise.all(Array.from({ length: p.connectConcurrency }, async () => {
-    while (next < p.count && Date.now() < setupDeadline) {
-      const k = next++;
-      try {
-        await one(k);
-      } catch (err) {
-        failed++;
-        firstError ??= (err as Error).message;
-      }
-    }
-  }));
+  const { failed, firstError } = await connectAll(p.count, p.connectConcurrency, setupDeadline, one);
 
   return {
     info: { connected: sockets.length, failed, firstError },
     run: async () => {
       measuring = true;
-      const stop = new Promise<void>((resolve) => process.on('message', (m: { type: string }) => {
-        if (m.type === 'stop') resolve();
-        else if (m.type === 'count') process.send!({ type: 'count', deliveries });
-        else if (m.type === 'phase') {
-          process.send!({ type: 'phase', deliveries, latency: latency.toJSON(), sample });
+      await measureUntilStopped(p.holdMs, {
+        deliveries: () => deliveries,
+        phase: () => {
+          const handed = { deliveries, latency: latency.toJSON(), sample };
           deliveries = 0;
           latency = new Hist();
-        }
-      }));
-      await Promise.race([stop, sleep(p.holdMs)]);
+          return handed;
+        },
+      });
       measuring = false;
       const connected = sockets.filter((ws) => ws.readyState === ws.OPEN).length;
       for (const ws of sockets) ws.terminate();

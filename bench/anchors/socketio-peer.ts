@@ -8,7 +8,7 @@ import pg from 'pg';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/postgres-adapter';
 import { childParams } from '../lib.ts';
-import { serveParent } from './serve-parent.ts';
+import { serveParent } from '../serve-parent.ts';
 
 const { databaseUrl } = childParams<{ databaseUrl: string }>();
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, application_name: 'bench-socketio-peer' });
@@ -36,7 +36,7 @@ io.on('connection', (socket) => {
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 const { port } = http.address() as { port: number };
 serveParent({
-  url: `http://127.0.0.1:${port}`,
+  ready: { url: `http://127.0.0.1:${port}` },
   connections: () => io.engine.clientsCount,
   close: async () => {
     io.disconnectSockets(true);

@@ -2,7 +2,7 @@
 // reconnection, one connection each) that subscribe to auctions[0] and then only listen; each bid_placed is timed
 // against the time in its payload, as bench/watchers.ts does for the service. Same parent protocol and result.
 import { io, type Socket } from 'socket.io-client';
-import { Hist, childMain, sleep } from '../lib.ts';
+import { Hist, childMain, connectAll, measureUntilStopped } from '../lib.ts';
 import type { WatchResult } from '../watchers.ts';
 
 type Params = { urls: string[]; count: number; localAddress?: string; auctions: string[]; connectConcurrency: number; setupLimitMs: number; holdMs: number };
@@ -11,8 +11,6 @@ type Event = { data?: { time?: string } };
 await childMain<Params, WatchResult>(async (p) => {
   let latency = new Hist();
   let deliveries = 0;
-  let failed = 0;
-  let firstError: string | undefined;
   let closedEarly = 0;
   let measuring = false;
   const sockets: Socket[] = [];
@@ -44,33 +42,21 @@ await childMain<Params, WatchResult>(async (p) => {
     sockets.push(socket);
   };
 
-  let next = 0;
-  await Promise.all(Array.from({ length: p.connectConcurrency }, async () => {
-    while (next < p.count && Date.now() < setupDeadline) {
-      const k = next++;
-      try {
-        await one(k);
-      } catch (err) {
-        failed++;
-        firstError ??= (err as Error).message;
-      }
-    }
-  }));
+  const { failed, firstError } = await connectAll(p.count, p.connectConcurrency, setupDeadline, one);
 
   return {
     info: { connected: sockets.length, failed, firstError },
     run: async () => {
       measuring = true;
-      const stop = new Promise<void>((resolve) => process.on('message', (m: { type: string }) => {
-        if (m.type === 'stop') resolve();
-        else if (m.type === 'count') process.send!({ type: 'count', deliveries });
-        else if (m.type === 'phase') {
-          process.send!({ type: 'phase', deliveries, latency: latency.toJSON() });
+      await measureUntilStopped(p.holdMs, {
+        deliveries: () => deliveries,
+        phase: () => {
+          const handed = { deliveries, latency: latency.toJSON() };
           deliveries = 0;
           latency = new Hist();
-        }
-      }));
-      await Promise.race([stop, sleep(p.holdMs)]);
+          return handed;
+        },
+      });
       measuring = false;
       const connected = sockets.filter((s) => s.connected).length;
       for (const s of sockets) s.disconnect();

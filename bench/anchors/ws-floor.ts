@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { serveParent } from './serve-parent.ts';
+import { serveParent } from '../serve-parent.ts';
 
 /** RFC 6455 §5.2: FIN + text opcode, 7/16/64-bit payload length, no mask (a server's frame), then the payload. */
 function textFrame(payload: Buffer): Buffer {
@@ -71,7 +71,7 @@ wss.on('connection', (ws, req) => {
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 const { port } = http.address() as { port: number };
 serveParent({
-  url: `ws://127.0.0.1:${port}/ws`,
+  ready: { url: `ws://127.0.0.1:${port}/ws` },
   connections: () => wss.clients.size,
   close: async () => {
     for (const c of wss.clients) c.terminate();
