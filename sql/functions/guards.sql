@@ -77,6 +77,10 @@ begin
       new.winner_id := case when reserve_met(new) then new.high_bidder_id end;
     end if;
     new.ended_at := coalesce(new.ended_at, clock_timestamp());
+    if new.end_reason = 'buy_now' then
+      -- a buy-now ends the auction at its bid: the end is the next instant (a bid is always before the end)
+      new.end_time := least(new.end_time, new.last_bid_at + interval '1 microsecond');
+    end if;
     new.end_reason := coalesce(new.end_reason,
                                case when new.end_time <= clock_timestamp() then 'time' else 'operator' end);
   end if;
