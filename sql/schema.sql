@@ -192,6 +192,22 @@ alter table auction.users add constraint users_pkey PRIMARY KEY (id);
 
 -- Functions
 
+CREATE OR REPLACE FUNCTION auction.assign_item_owner(p_item_id uuid, p_owner_id uuid)
+ RETURNS auction.items
+ LANGUAGE plpgsql
+ SET search_path TO 'auction', 'pg_catalog'
+AS $function$
+declare
+  i items;
+begin
+  update items set owner_id = p_owner_id where id = p_item_id returning * into i;
+  if not found then
+    raise exception 'item % not found', p_item_id using errcode = 'AU017';
+  end if;
+  return i;
+end;
+$function$;
+
 CREATE OR REPLACE FUNCTION auction.auctions_before_insert_defaults()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -212,6 +228,22 @@ begin
   end if;
   if new.status not in ('pending', 'active') then
     raise exception 'a new auction is pending or active, not %', new.status using errcode = 'AU001';
+  end if;
+  return new;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.auctions_before_insert_item_owner()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'auction', 'pg_catalog'
+AS $function$
+declare
+  v_owner uuid;
+begin
+  select i.owner_id into v_owner from items i where i.id = new.item_id for share;
+  if v_owner is not null and v_owner <> new.creator_id then
+    raise exception 'only the owner of item % may auction it', new.item_id using errcode = 'AU016';
   end if;
   return new;
 end;
@@ -1236,6 +1268,8 @@ CREATE CONSTRAINT TRIGGER auctions_after_update_bid_exists AFTER UPDATE ON aucti
 CREATE TRIGGER auctions_after_update_notify AFTER UPDATE OF status, end_time ON auction.auctions FOR EACH ROW WHEN (new.status IS DISTINCT FROM old.status OR new.end_time IS DISTINCT FROM old.end_time) EXECUTE FUNCTION auction.auctions_notify_change();
 
 CREATE TRIGGER auctions_before_insert_defaults BEFORE INSERT ON auction.auctions FOR EACH ROW EXECUTE FUNCTION auction.auctions_before_insert_defaults();
+
+CREATE TRIGGER auctions_before_insert_item_owner BEFORE INSERT ON auction.auctions FOR EACH ROW EXECUTE FUNCTION auction.auctions_before_insert_item_owner();
 
 CREATE TRIGGER auctions_before_update_guard BEFORE UPDATE ON auction.auctions FOR EACH ROW EXECUTE FUNCTION auction.auctions_guard_update();
 

@@ -166,3 +166,19 @@ t.test('bids at the largest amount are accepted or refused with price_limit, nev
   t.match(await bid(bob, near, '9999999950'), { type: 'bid_accepted', data: { amount: 9999999950, min_next_bid: 9999999999.99 } });
   t.match(await bid(alice, near, top), { type: 'bid_accepted' });
 });
+
+t.test("create_auction of another user's item is refused with not_item_owner; the owner and ownerless items still work", async (t) => {
+  const owner = await connectClient(t, inst, 'owner');
+  const other = await connectClient(t, inst, 'other');
+  const first = await owner.request({ type: 'create_auction', data: auctionInput({ item: { name: 'Clock' } }) });
+  const itemId = first.data.item_id as string;
+  await db.sql`select auction.cancel_auction(${first.auction_id!}, 'to auction it again')`;
+  t.match(await other.request({ type: 'create_auction', data: auctionInput({ itemId }) }),
+    { type: 'error', error: { code: 'not_item_owner' } });
+  t.match(await owner.request({ type: 'create_auction', data: auctionInput({ itemId }) }),
+    { type: 'auction_created', data: { item_id: itemId, creator_id: owner.userId } }, 'the owner still may');
+
+  const [seeded] = await db.sql`select auction.create_item('seeded clock') as id`;
+  t.match(await other.request({ type: 'create_auction', data: auctionInput({ itemId: seeded.id }) }),
+    { type: 'auction_created', data: { creator_id: other.userId } }, 'an item without an owner: anyone');
+});
