@@ -192,6 +192,22 @@ alter table auction.users add constraint users_pkey PRIMARY KEY (id);
 
 -- Functions
 
+CREATE OR REPLACE FUNCTION auction.assign_item_owner(p_item_id uuid, p_owner_id uuid)
+ RETURNS auction.items
+ LANGUAGE plpgsql
+ SET search_path TO 'auction', 'pg_catalog'
+AS $function$
+declare
+  i items;
+begin
+  update items set owner_id = p_owner_id where id = p_item_id returning * into i;
+  if not found then
+    raise exception 'item % not found', p_item_id using errcode = 'AU017';
+  end if;
+  return i;
+end;
+$function$;
+
 CREATE OR REPLACE FUNCTION auction.auctions_before_insert_defaults()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -212,6 +228,22 @@ begin
   end if;
   if new.status not in ('pending', 'active') then
     raise exception 'a new auction is pending or active, not %', new.status using errcode = 'AU001';
+  end if;
+  return new;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION auction.auctions_before_insert_item_owner()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'auction', 'pg_catalog'
+AS $function$
+declare
+  v_owner uuid;
+begin
+  select i.owner_id into v_owner from items i where i.id = new.item_id for share;
+  if v_owner is not null and v_owner <> new.creator_id then
+    raise exception 'only the owner of item % may auction it', new.item_id using errcode = 'AU016';
   end if;
   return new;
 end;
@@ -283,6 +315,10 @@ begin
       new.winner_id := case when reserve_met(new) then new.high_bidder_id end;
     end if;
     new.ended_at := coalesce(new.ended_at, clock_timestamp());
+    if new.end_reason = 'buy_now' then
+      -- a buy-now ends the auction at its bid: the end is the next instant (a bid is always before the end)
+      new.end_time := least(new.end_time, new.last_bid_at + interval '1 microsecond');
+    end if;
     new.end_reason := coalesce(new.end_reason,
                                case when new.end_time <= clock_timestamp() then 'time' else 'operator' end);
   end if;
@@ -460,7 +496,8 @@ begin
     raise exception 'buy-now is not available on auction %', p_auction_id using errcode = 'AU015';
   end if;
 
-  -- the bid first, so subscribers hear it before the end (the seq checks run at commit)
+  -- the bid first, so subscribers hear it before the end (the seq checks run at commit); the guard moves
+  -- end_time back to just after the bid, as end_auction moves it to now
   insert into bids (auction_id, user_id, amount, seq, request_id, kind, created_at, updated_at)
   values (p_auction_id, p_user_id, a.buy_now_price, a.seq + 1, p_request_id, 'buy_now', v_now, v_now)
   returning * into b;
@@ -847,6 +884,14 @@ AS $function$
   end;
 $function$;
 
+CREATE OR REPLACE FUNCTION auction.max_amount()
+ RETURNS numeric
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select 9999999999.99::numeric;
+$function$;
+
 CREATE OR REPLACE FUNCTION auction.min_next_bid(a auction.auctions)
  RETURNS numeric
  LANGUAGE sql
@@ -860,7 +905,8 @@ CREATE OR REPLACE FUNCTION auction.next_minimum(a auction.auctions, inc auction.
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-  select case when a.seq = 0 then a.starting_price else a.current_price + auction.increment_at(inc, a.current_price) end;
+  select case when a.seq = 0 then a.starting_price
+              else least(a.current_price + auction.increment_at(inc, a.current_price), auction.max_amount()) end;
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.notify_outbid(p_user_id uuid, p_auction_id uuid, p_seq bigint, p_price numeric, p_min_next numeric, p_at timestamp with time zone)
@@ -896,7 +942,7 @@ AS $function$
     from place_bids(array[p_auction_id], array[p_user_id], array[p_amount], array[p_request_id],
                     array[p_max_amount]) b;
 $function$;
-comment on function auction.place_bid(uuid,uuid,numeric,text,numeric) is 'Places a bid (p_amount), a proxy bid (p_max_amount), or both. Returns accepted or a rejection reason: auction_not_found, not_started, ended, cancelled, too_low, own_auction, invalid_amount, invalid_max_amount, max_not_raised, invalid_request_id, request_id_conflict.';
+comment on function auction.place_bid(uuid,uuid,numeric,text,numeric) is 'Places a bid (p_amount), a proxy bid (p_max_amount), or both. Returns accepted or a rejection reason: auction_not_found, not_started, ended, cancelled, too_low, price_limit, own_auction, invalid_amount, invalid_max_amount, max_not_raised, invalid_request_id, request_id_conflict.';
 
 CREATE OR REPLACE FUNCTION auction.place_bids(p_auction_ids uuid[], p_user_ids uuid[], p_amounts numeric[], p_request_ids text[], p_max_amounts numeric[] DEFAULT NULL::numeric[])
  RETURNS TABLE(ord integer, accepted boolean, reason text, bid_id uuid, seq bigint, amount numeric, current_price numeric, min_amount numeric, created_at timestamp with time zone, duplicate boolean, is_leading boolean, max_amount numeric, reserve_met boolean, end_time timestamp with time zone)
@@ -968,6 +1014,9 @@ declare
 begin
   if p_user = a.high_bidder_id and p_amount is null then
     return auction.raised_max(a, p_max);
+  elsif a.seq > 0 and a.current_price >= auction.max_amount() then
+    x.reason := 'price_limit';
+    return x;
   elsif top < min_next or p_amount < min_next then
     x.reason := 'too_low';
     return x;
@@ -1120,7 +1169,7 @@ CREATE OR REPLACE FUNCTION auction.valid_amount(p numeric)
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-  select p > 0 and p = round(p, 2) and p < 10000000000;
+  select p > 0 and p = round(p, 2) and p <= auction.max_amount();
 $function$;
 
 CREATE OR REPLACE FUNCTION auction.valid_increment_table(p jsonb)
@@ -1219,6 +1268,8 @@ CREATE CONSTRAINT TRIGGER auctions_after_update_bid_exists AFTER UPDATE ON aucti
 CREATE TRIGGER auctions_after_update_notify AFTER UPDATE OF status, end_time ON auction.auctions FOR EACH ROW WHEN (new.status IS DISTINCT FROM old.status OR new.end_time IS DISTINCT FROM old.end_time) EXECUTE FUNCTION auction.auctions_notify_change();
 
 CREATE TRIGGER auctions_before_insert_defaults BEFORE INSERT ON auction.auctions FOR EACH ROW EXECUTE FUNCTION auction.auctions_before_insert_defaults();
+
+CREATE TRIGGER auctions_before_insert_item_owner BEFORE INSERT ON auction.auctions FOR EACH ROW EXECUTE FUNCTION auction.auctions_before_insert_item_owner();
 
 CREATE TRIGGER auctions_before_update_guard BEFORE UPDATE ON auction.auctions FOR EACH ROW EXECUTE FUNCTION auction.auctions_guard_update();
 

@@ -2,6 +2,7 @@
 -- service does, since notifications come from the triggers (notify.sql).
 --   AU010 auction not found   AU011 auction already ended   AU012 auction cancelled
 --   AU013 auction has not started   AU014 invalid argument   AU015 buy-now is not available (bids.sql)
+--   AU016 not the item's owner (guards.sql)   AU017 item not found
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses
 -- (docs/sql-conventions.md).
 
@@ -23,10 +24,28 @@ as $$
   returning id;
 $$;
 
+-- Gives an item an owner (or, with null, none): from then on only that user may auction it (AU016 for anyone
+-- else; an ownerless item anyone may). Auctions already created keep their creator. Idempotent.
+create or replace function auction.assign_item_owner(p_item_id uuid, p_owner_id uuid) returns auction.items
+language plpgsql
+set search_path = auction, pg_catalog
+as $$
+declare
+  i items;
+begin
+  update items set owner_id = p_owner_id where id = p_item_id returning * into i;
+  if not found then
+    raise exception 'item % not found', p_item_id using errcode = 'AU017';
+  end if;
+  return i;
+end;
+$$;
+
 -- Call it with names, leaving out what has a default:
 --   select auction.create_auction(p_item_id => ..., p_creator_id => ..., p_end_time => ..., p_starting_price => ...)
 -- p_start_time: null or left out starts it now. p_min_increment: a fixed increment; null uses p_increment_table,
 -- or eBay's steps when that is null too. The item, creator, end time and starting price are required (AU014).
+-- The creator must own the item when it has an owner (AU016, from auctions_before_insert_item_owner).
 -- A new option is a new parameter at the end with a default, so positional callers keep working; the
 -- migration that adds it drops the old signature (docs/sql-conventions.md).
 create or replace function auction.create_auction(

@@ -263,7 +263,7 @@ as $$
 $$;
 
 comment on function auction.place_bid(uuid, uuid, numeric, text, numeric) is
-  'Places a bid (p_amount), a proxy bid (p_max_amount), or both. Returns accepted or a rejection reason: auction_not_found, not_started, ended, cancelled, too_low, own_auction, invalid_amount, invalid_max_amount, max_not_raised, invalid_request_id, request_id_conflict.';
+  'Places a bid (p_amount), a proxy bid (p_max_amount), or both. Returns accepted or a rejection reason: auction_not_found, not_started, ended, cancelled, too_low, price_limit, own_auction, invalid_amount, invalid_max_amount, max_not_raised, invalid_request_id, request_id_conflict.';
 
 -- Ends the auction at its buy-now price for this user. Idempotent by request id like place_bid.
 create or replace function auction.buy_now(p_auction_id uuid, p_user_id uuid, p_request_id text default null)
@@ -308,7 +308,8 @@ begin
     raise exception 'buy-now is not available on auction %', p_auction_id using errcode = 'AU015';
   end if;
 
-  -- the bid first, so subscribers hear it before the end (the seq checks run at commit)
+  -- the bid first, so subscribers hear it before the end (the seq checks run at commit); the guard moves
+  -- end_time back to just after the bid, as end_auction moves it to now
   insert into bids (auction_id, user_id, amount, seq, request_id, kind, created_at, updated_at)
   values (p_auction_id, p_user_id, a.buy_now_price, a.seq + 1, p_request_id, 'buy_now', v_now, v_now)
   returning * into b;

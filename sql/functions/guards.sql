@@ -2,6 +2,7 @@
 -- them are schema, created by the migrations (sql/schema.sql lists them); naming: docs/sql-conventions.md.
 --   AU001 invalid status transition     AU002 column may not change
 --   AU003 bids are append-only          AU004 price/seq change without a matching bid
+--   AU016 the creator does not own the item
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses
 -- (docs/sql-conventions.md).
 
@@ -25,6 +26,24 @@ begin
   end if;
   if new.status not in ('pending', 'active') then
     raise exception 'a new auction is pending or active, not %', new.status using errcode = 'AU001';
+  end if;
+  return new;
+end;
+$$;
+
+-- New auctions: only an item's owner may auction it; an item without an owner, anyone. The share lock holds
+-- the owner until commit, so assign_item_owner cannot change it under the insert. The auction keeps its
+-- creator when the item later changes hands (auctions_guard_update: creator_id never changes).
+create or replace function auction.auctions_before_insert_item_owner() returns trigger
+language plpgsql
+set search_path = auction, pg_catalog
+as $$
+declare
+  v_owner uuid;
+begin
+  select i.owner_id into v_owner from items i where i.id = new.item_id for share;
+  if v_owner is not null and v_owner <> new.creator_id then
+    raise exception 'only the owner of item % may auction it', new.item_id using errcode = 'AU016';
   end if;
   return new;
 end;
@@ -77,6 +96,10 @@ begin
       new.winner_id := case when reserve_met(new) then new.high_bidder_id end;
     end if;
     new.ended_at := coalesce(new.ended_at, clock_timestamp());
+    if new.end_reason = 'buy_now' then
+      -- a buy-now ends the auction at its bid: the end is the next instant (a bid is always before the end)
+      new.end_time := least(new.end_time, new.last_bid_at + interval '1 microsecond');
+    end if;
     new.end_reason := coalesce(new.end_reason,
                                case when new.end_time <= clock_timestamp() then 'time' else 'operator' end);
   end if;

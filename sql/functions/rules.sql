@@ -88,12 +88,21 @@ as $$
   select coalesce(inc.fixed, inc.steps[coalesce(width_bucket(p_price, inc.below), 0) + 1]);
 $$;
 
+-- The largest amount numeric(12,2) stores, so the largest a bid, a price or a next minimum may be.
+create or replace function auction.max_amount() returns numeric
+language sql immutable parallel safe
+as $$
+  select 9999999999.99::numeric;
+$$;
+
 -- The lowest amount the next bid may carry: the starting price for the first bid, then the price plus the
--- increment at that price.
+-- increment at that price, but never above the largest amount: near it the next bid may go to the top, and
+-- once the price is there no bid is taken (proxy_ladder: price_limit).
 create or replace function auction.next_minimum(a auction.auctions, inc auction.increments) returns numeric
 language sql immutable parallel safe
 as $$
-  select case when a.seq = 0 then a.starting_price else a.current_price + auction.increment_at(inc, a.current_price) end;
+  select case when a.seq = 0 then a.starting_price
+              else least(a.current_price + auction.increment_at(inc, a.current_price), auction.max_amount()) end;
 $$;
 
 -- Public facts -----------------------------------------------------------------------------------
@@ -143,11 +152,11 @@ $$;
 -- In the order judge_bids asks: is the bid well formed, is the auction open to this bidder, is it a retry,
 -- then the proxy ladder.
 
--- Money a bid may carry: positive, whole cents, below 10^10 (numeric(12,2)).
+-- Money a bid may carry: positive, whole cents, at most the largest amount (numeric(12,2)).
 create or replace function auction.valid_amount(p numeric) returns boolean
 language sql immutable parallel safe
 as $$
-  select p > 0 and p = round(p, 2) and p < 10000000000;
+  select p > 0 and p = round(p, 2) and p <= auction.max_amount();
 $$;
 
 -- Why a bid cannot be judged whatever the auction, or null when it is well formed: no amount and no maximum,
@@ -237,7 +246,8 @@ as $$
 $$;
 
 -- The proxy ladder, eBay style, for one well-formed bid on an open auction (an amount, a maximum, or both):
--- refused below the next minimum; else the rows it writes and who leads after it, at what price.
+-- refused at the price limit (the price is the largest amount, so no bid can rise above it) or below the
+-- next minimum; else the rows it writes and who leads after it, at what price.
 create or replace function auction.proxy_ladder(a auction.auctions, inc auction.increments, p_at timestamptz,
                                                 p_user uuid, p_amount numeric, p_max numeric)
 returns auction.ladder_step
@@ -250,6 +260,9 @@ declare
 begin
   if p_user = a.high_bidder_id and p_amount is null then
     return auction.raised_max(a, p_max);
+  elsif a.seq > 0 and a.current_price >= auction.max_amount() then
+    x.reason := 'price_limit';
+    return x;
   elsif top < min_next or p_amount < min_next then
     x.reason := 'too_low';
     return x;

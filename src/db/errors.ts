@@ -26,6 +26,8 @@ const BY_SQLSTATE: Record<string, { code: string; status: number; message?: stri
   AU013: { code: 'not_started', status: 409 },
   AU014: { code: 'invalid_argument', status: 400 },
   AU015: { code: 'buy_now_unavailable', status: 409 },
+  AU016: { code: 'not_item_owner', status: 403, message: 'only the owner of this item may auction it' },
+  AU017: { code: 'item_not_found', status: 404 },
   '22P02': { code: 'invalid_argument', status: 400, message: 'a value is not of the expected type (for example a malformed id)' },
   '22003': { code: 'invalid_argument', status: 400, message: 'a number is out of range' },
   '22007': { code: 'invalid_argument', status: 400, message: 'a time is not valid' },
@@ -39,6 +41,7 @@ const BY_CONSTRAINT: Record<string, { code: string; status: number; message: str
   auctions_end_after_start: { code: 'invalid_argument', status: 400, message: 'end_time must be after start_time' },
   auctions_item_id_fkey: { code: 'item_not_found', status: 404, message: 'no such item' },
   auctions_creator_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
+  items_owner_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
   bids_user_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
   auctions_high_bidder_id_fkey: { code: 'user_not_found', status: 404, message: 'no such user' },
 };

@@ -137,6 +137,7 @@ export function rejected(r: BidOutcome, asked: { amount?: string | null; maxAmou
 function rejectionText(reason: RejectionReason, min: string | null) {
   switch (reason) {
     case 'too_low': return `bid must be at least ${min}`;
+    case 'price_limit': return `the price is the largest amount (${min}); no bid can go above it`;
     case 'not_started': return 'the auction has not started';
     case 'ended': return 'the auction has ended';
     case 'cancelled': return 'the auction was cancelled';

@@ -89,7 +89,7 @@ export const acceptedBid = named(z.strictObject({
 export const boughtBid = named(acceptedBid.extend({ bought: z.literal(true) }), 'BuyNowResult', 'The outcome of a buy-now.');
 
 const rejectionReason = z.enum([
-  'auction_not_found', 'not_started', 'ended', 'cancelled', 'too_low', 'own_auction', 'invalid_amount',
+  'auction_not_found', 'not_started', 'ended', 'cancelled', 'too_low', 'price_limit', 'own_auction', 'invalid_amount',
   'invalid_max_amount', 'max_not_raised', 'invalid_request_id', 'request_id_conflict']);
 
 /** A refused bid's facts: the socket's `bid_rejected` data, and the REST rejection beside its error. */

@@ -55,7 +55,8 @@ t.test('a database migrated before function files upgrades with its data and end
   t.equal(before.bids.length, 7, 'seven bid rows (five on the live auction: proxies answer)');
 
   const applied = await migrate(sql);
-  t.same(applied.filter((f) => !f.startsWith('functions/')), ['000009_judge_in_steps.sql', '000010_psql_search_path.sql'],
+  t.same(applied.filter((f) => !f.startsWith('functions/')), ['000009_judge_in_steps.sql', '000010_psql_search_path.sql',
+    '000011_item_owner_auctions.sql'],
     'the new migrations, then every function file');
   t.ok(applied.includes('functions/bids.sql'));
   t.same(await contents(), before, 'every row of users, items, auctions and bids survived');

@@ -50,6 +50,23 @@ t.test('create an item and an auction, bid, read it back, list it, and see the b
   t.ok(list.body.auctions.some((a: { auction_id: string }) => a.auction_id === id));
 });
 
+t.test("only an item's owner may auction it: another user gets 403 not_item_owner", async (t) => {
+  const item = await call('POST', '/api/v1/items', { token: seller.token, body: { name: 'Owned vase' } });
+  t.equal(item.status, 201);
+  const body = { item_id: item.body.id, start_time: inSeconds(-1), end_time: inSeconds(3600), starting_price: 10 };
+  const theirs = await call('POST', '/api/v1/auctions', { token: bidder.token, body });
+  t.equal(theirs.status, 403);
+  t.match(theirs.body, { error: { code: 'not_item_owner', message: 'only the owner of this item may auction it' } });
+  const mine = await call('POST', '/api/v1/auctions', { token: seller.token, body });
+  t.equal(mine.status, 201, 'the owner still may');
+  t.match(mine.body, { item_id: item.body.id, creator_id: seller.userId });
+
+  const [seeded] = await db.sql`select auction.create_item('seeded vase') as id`;
+  const anyone = await call('POST', '/api/v1/auctions', { token: bidder.token, body: { ...body, item_id: seeded.id } });
+  t.equal(anyone.status, 201, 'an item without an owner: anyone');
+  t.match(anyone.body, { creator_id: bidder.userId });
+});
+
 t.test('an auction created without start_time starts now and takes a bid at once', async (t) => {
   const before = Date.now();
   const created = await call('POST', '/api/v1/auctions', { token: seller.token, body: {

@@ -142,3 +142,43 @@ t.test('an oversize frame closes the socket with 1009; the server keeps serving 
   const d = await connectClient(t, inst, 'small');
   t.match(await d.request({ type: 'ping' }), { type: 'pong' });
 });
+
+t.test('bids at the largest amount are accepted or refused with price_limit, never an error', async (t) => {
+  const seller = await connectClient(t, inst, 'seller');
+  const alice = await connectClient(t, inst, 'alice');
+  const bob = await connectClient(t, inst, 'bob');
+  const top = '9999999999.99';
+  const create = async (startingPrice: string) =>
+    (await seller.request({ type: 'create_auction', data: auctionInput({ startingPrice, minIncrement: '100' }) })).auction_id!;
+  const bid = (c: typeof alice, id: string, amount: string) => c.request({ type: 'place_bid', auction_id: id, data: { amount } });
+
+  const open = await create('10');
+  t.match(await bid(alice, open, top), { type: 'bid_accepted', data: { amount: 9999999999.99, min_next_bid: 9999999999.99 } });
+  t.match(await bid(bob, open, top), { type: 'bid_rejected', error: { code: 'price_limit' }, data: { reason: 'price_limit' } });
+
+  const priciest = await create(top);
+  t.match(await bid(alice, priciest, top), { type: 'bid_accepted', data: { amount: 9999999999.99 } },
+    'an auction starting at the largest amount takes a bid');
+  t.match(await bid(bob, priciest, top), { type: 'bid_rejected', data: { reason: 'price_limit' } });
+
+  const near = await create('10');
+  t.match(await bid(alice, near, '9999999000'), { type: 'bid_accepted', data: { min_next_bid: 9999999100 } });
+  t.match(await bid(bob, near, '9999999950'), { type: 'bid_accepted', data: { amount: 9999999950, min_next_bid: 9999999999.99 } });
+  t.match(await bid(alice, near, top), { type: 'bid_accepted' });
+});
+
+t.test("create_auction of another user's item is refused with not_item_owner; the owner and ownerless items still work", async (t) => {
+  const owner = await connectClient(t, inst, 'owner');
+  const other = await connectClient(t, inst, 'other');
+  const first = await owner.request({ type: 'create_auction', data: auctionInput({ item: { name: 'Clock' } }) });
+  const itemId = first.data.item_id as string;
+  await db.sql`select auction.cancel_auction(${first.auction_id!}, 'to auction it again')`;
+  t.match(await other.request({ type: 'create_auction', data: auctionInput({ itemId }) }),
+    { type: 'error', error: { code: 'not_item_owner' } });
+  t.match(await owner.request({ type: 'create_auction', data: auctionInput({ itemId }) }),
+    { type: 'auction_created', data: { item_id: itemId, creator_id: owner.userId } }, 'the owner still may');
+
+  const [seeded] = await db.sql`select auction.create_item('seeded clock') as id`;
+  t.match(await other.request({ type: 'create_auction', data: auctionInput({ itemId: seeded.id }) }),
+    { type: 'auction_created', data: { creator_id: other.userId } }, 'an item without an owner: anyone');
+});

@@ -279,3 +279,34 @@ t.test('views: live_auctions and bid_history', async (t) => {
     select a.winner_id, u.name from auction.end_auction(${later.id}) a join auction.users u on u.id = a.winner_id`;
   t.same(winner, { winner_id: y, name: 'Yolanda' });
 });
+
+t.test('only an item\'s owner may auction it (AU016); ownerless items anyone; assign_item_owner', async (t) => {
+  const [a, b] = await Promise.all([makeUser(sql, 'A'), makeUser(sql, 'B')]);
+  const end = new Date(Date.now() + 3600_000);
+  const create = (item: string, creator: string) =>
+    sql`select id from auction.create_auction(p_item_id => ${item}, p_creator_id => ${creator}, p_end_time => ${end}, p_starting_price => 10)`;
+  const [{ id: owned }] = await sql`select auction.create_item('A''s lamp', '', ${a}) as id`;
+  const err = await create(owned, b).catch((e: unknown) => e);
+  t.match(err, { code: 'AU016' }, 'B may not auction A\'s item');
+  t.match(toClientError(err), { code: 'not_item_owner', status: 403, message: 'only the owner of this item may auction it' });
+  await t.rejects(sql`insert into auction.auctions (item_id, creator_id, start_time, end_time, starting_price, status)
+                      values (${owned}, ${b}, now(), ${end}, 10, 'pending')`, { code: 'AU016' }, 'nor by a direct insert');
+  const [mine] = await create(owned, a);
+  t.ok(mine.id, 'A still may, afterwards');
+
+  const [{ id: free }] = await sql`select auction.create_item('seeded lamp') as id`;
+  const [byB] = await create(free, b);
+  t.ok(byB.id, 'an item without an owner: anyone');
+  await sql`select auction.cancel_auction(${byB.id}, 'done')`;
+
+  const [item] = await sql`select * from auction.assign_item_owner(${free}, ${a})`;
+  t.match(item, { id: free, owner_id: a }, 'the operator gives it an owner');
+  t.same(await sql`select * from auction.assign_item_owner(${free}, ${a})`, [item], 'idempotent');
+  await t.rejects(create(free, b), { code: 'AU016' }, 'now B may not');
+  t.ok((await create(free, a))[0].id, 'and A may');
+  t.match(toClientError(await sql`select auction.assign_item_owner(${randomUUID()}, ${a})`.catch((e: unknown) => e)),
+    { code: 'item_not_found', status: 404 });
+  t.match(toClientError(await sql`select auction.assign_item_owner(${free}, ${randomUUID()})`.catch((e: unknown) => e)),
+    { code: 'user_not_found', status: 404 });
+  t.match(await sql`select owner_id from auction.assign_item_owner(${free}, null)`, [{ owner_id: null }], 'null: no owner again');
+});

@@ -241,6 +241,11 @@ t.test('buy-now: ends the auction at once; gone once bidding passes the reserve'
   await t.rejects(sql`select * from auction.buy_now(${a.id}, ${seller})`, { code: 'AU015' }, 'not the seller');
   const [r] = await sql`select * from auction.buy_now(${a.id}, ${u}, 'buy-1')`;
   t.match(r, { accepted: true, amount: '200.00', is_leading: true });
+  const [stored] = await sql`select end_time, end_time - last_bid_at = interval '1 microsecond' as just_after
+                                from auction.auctions where id = ${a.id}`;
+  t.ok(stored.end_time < new Date(a.end_time), 'the end moves back to the buy-now');
+  t.ok(stored.just_after, 'to the instant after its bid');
+  t.same(r.end_time, stored.end_time, 'the outcome says when it ended');
   t.match(await row(a.id), { status: 'ended', winner_id: u, current_price: '200.00', end_reason: 'buy_now', buy_now_available: false });
   const [again] = await sql`select * from auction.buy_now(${a.id}, ${u}, 'buy-1')`;
   t.match(again, { accepted: true, duplicate: true, bid_id: r.bid_id }, 'a retry returns the first outcome');
@@ -250,6 +255,7 @@ t.test('buy-now: ends the auction at once; gone once bidding passes the reserve'
   t.same(h.got.map((n) => n.type), ['bid_placed', 'auction_ended'], 'the buy-now bid, then the end');
   t.match(h.got[0], { kind: 'buy_now', amount: '200.00' });
   t.match(h.got[1], { winner_id: u, final_price: '200.00', reason: 'buy_now', reserve_met: true });
+  t.equal(new Date(h.got[1].end_time as string).getTime(), stored.end_time.getTime(), 'auction_ended carries the new end');
 
   const plain = await makeAuction(sql, { seller, buyNowPrice: '200.00' });
   await bid(sql, plain.id, u, '10.00');
@@ -283,4 +289,39 @@ t.test('copies of one request inside one batch: one bid, the copy reports it, a 
   t.match(rows[2], { accepted: false, reason: 'request_id_conflict', bid_id: rows[0].bid_id });
   t.match(rows[3], { accepted: true, seq: 2 }, "request ids are per user: v's r1 is its own");
   t.equal((await history(a.id)).length, 2);
+});
+
+t.test('the largest amount: every bid a client may send is accepted or refused with a reason, never an overflow', async (t) => {
+  const top = '9999999999.99';
+  const [u, v, w] = await Promise.all([makeUser(sql), makeUser(sql), makeUser(sql)]);
+
+  const open = await makeAuction(sql, { minIncrement: '100' });
+  t.match(await bid(sql, open.id, u, top), { accepted: true, amount: top, current_price: top, min_amount: top },
+    'a first bid at the largest amount');
+  t.match(await bid(sql, open.id, v, top), { accepted: false, reason: 'price_limit', current_price: top },
+    'nothing goes above it');
+  t.match(await proxyBid(sql, open.id, v, top), { accepted: false, reason: 'price_limit' }, 'a proxy bid neither');
+  t.match(await bid(sql, open.id, u, top), { accepted: false, reason: 'price_limit' }, 'the leader neither');
+
+  const priciest = await makeAuction(sql, { startingPrice: top, minIncrement: '100' });
+  t.match(await row(priciest.id), { min_next_bid: top });
+  t.match(await bid(sql, priciest.id, u, top), { accepted: true, current_price: top, min_amount: top },
+    'an auction starting at the largest amount takes its first bid');
+  t.match(await bid(sql, priciest.id, v, top), { accepted: false, reason: 'price_limit' });
+
+  const near = await makeAuction(sql, { minIncrement: '100' });
+  t.match(await bid(sql, near.id, u, '9999999000'), { accepted: true, min_amount: '9999999100.00' });
+  t.match(await bid(sql, near.id, v, '9999999950'), { accepted: true, current_price: '9999999950.00', min_amount: top },
+    'near the top the next minimum stops at the largest amount');
+  t.match(await row(near.id), { min_next_bid: top });
+  t.match(await bid(sql, near.id, w, '9999999999.98'), { accepted: false, reason: 'too_low', min_amount: top });
+  t.match(await bid(sql, near.id, w, top), { accepted: true, current_price: top });
+  t.match(await bid(sql, near.id, u, top), { accepted: false, reason: 'price_limit' });
+
+  const proxies = await makeAuction(sql, { minIncrement: '100' });
+  t.match(await proxyBid(sql, proxies.id, u, top), { accepted: true, current_price: '10.00' });
+  t.match(await proxyBid(sql, proxies.id, v, '9999999950'), { accepted: true, is_leading: false, current_price: top },
+    'the leader answers one increment up, at most the largest amount');
+  t.match(await proxyBid(sql, proxies.id, w, top), { accepted: false, reason: 'price_limit' });
+  t.match(await row(proxies.id), { current_price: top, high_bidder_id: u, min_next_bid: top });
 });

@@ -83,7 +83,7 @@ export default async function restRoutes(fastify: FastifyInstance) {
       operationId: 'createAuction', tags: ['auctions'], summary: 'Create an auction (and its item, when given inline)',
       body: createAuctionData,
       response: {
-        201: json('the auction', auctionSnapshot), ...common,
+        201: json('the auction', auctionSnapshot), ...common, 403: failed('`not_item_owner`: the item is another user\'s'),
         404: failed('`item_not_found`'), 409: failed('`item_has_open_auction`'),
       },
     },
