@@ -25,7 +25,10 @@ export function makeVerifier(o: VerifyOptions) {
         algorithms, issuer: o.issuer, audience: o.audience, requiredClaims: ['sub', 'exp'],
       });
       if (!payload.sub || !UUID.test(payload.sub)) throw new AuthError('invalid_token', 'token subject must be a user UUID');
-      return { userId: payload.sub.toLowerCase(), name: typeof payload.name === 'string' ? payload.name.slice(0, 255) : undefined };
+      const name = typeof payload.name === 'string' ? payload.name.slice(0, 255) : undefined;
+      // a user's name is stored as text, which cannot hold NUL: such a token is refused, not altered
+      if (name?.includes('\u0000')) throw new AuthError('invalid_token', 'the token\'s name claim contains a NUL character');
+      return { userId: payload.sub.toLowerCase(), name };
     } catch (err) {
       if (err instanceof AuthError) throw err;
       const code = (err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'token_expired' : 'invalid_token';

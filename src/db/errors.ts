@@ -58,3 +58,13 @@ export function toClientError(err: unknown): ClientError {
   if (code) return { code: code.code, status: code.status, message: code.message ?? (typeof e.message === 'string' ? e.message : code.code) };
   return { code: 'internal', status: 500, message: 'internal error' };
 }
+
+// postgres.js's own codes for a connection that went away, the socket's errno, and Postgres's
+// class 08 (connection exception) and 57P01-57P03 (the server shut down or killed the backend)
+const CONNECTION_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '57P03']);
+
+/** The connection died under a statement: whether its transaction committed is not known. */
+export function isConnectionLoss(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (CONNECTION_LOST.has(code) || code.startsWith('08'));
+}

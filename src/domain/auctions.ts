@@ -132,10 +132,17 @@ class BadCursorError extends ClientFacingError {
   }
 }
 
+// what encodeCursor writes: a 4-digit-year ISO time (well inside timestamptz's range), '|', a lowercase uuid
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** Only a cursor encodeCursor could have written decodes: anything else is the client's error, never the database's. */
 function decodeCursor(c: string): [string, string] {
-  const [at, id] = Buffer.from(c, 'base64url').toString().split('|');
-  if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw new BadCursorError();
-  return [at, id];
+  const raw = Buffer.from(c, 'base64url');
+  const m = CURSOR.exec(raw.toString());
+  if (!m || raw.toString('base64url') !== c) throw new BadCursorError();
+  const at = new Date(m[1]);
+  if (Number.isNaN(at.getTime()) || at.toISOString() !== m[1]) throw new BadCursorError();
+  return [m[1], m[2]];
 }
 
 export type BidRow = {

@@ -1,7 +1,7 @@
 // Bids to the database: each one judged by auction.place_bid(s); the reply is only produced after its
 // transaction committed. Bids that arrive together go in one transaction (group commit).
 import type { Sql } from 'postgres';
-import { ClientFacingError } from '../db/errors.ts';
+import { ClientFacingError, isConnectionLoss } from '../db/errors.ts';
 import { metrics } from '../metrics.ts';
 
 export type BidOutcome = {
@@ -24,11 +24,18 @@ export type BidOutcome = {
 export type BidInput = { auctionId: string; userId: string; amount?: string | null; maxAmount?: string | null; requestId?: string | null };
 export type BuyNowInput = { auctionId: string; userId: string; requestId?: string | null };
 
-/** The database did not answer in time: the bid may or may not have committed; retry with its request_id. */
+/** The database did not answer in time, or its connection was lost: the bid may or may not have committed; retry with its request_id. */
 export class OutcomeUnknownError extends ClientFacingError {
   constructor(message: string) {
     super('outcome_unknown', 504, message);
   }
+}
+
+const LOST = 'the database connection was lost; the bid may or may not have committed';
+
+/** A connection lost mid-statement becomes outcome-unknown; other errors pass as they are. */
+function unknownIfLost(err: unknown): never {
+  throw isConnectionLoss(err) ? new OutcomeUnknownError(LOST) : err;
 }
 
 /** One bid through auction.place_bid. */
@@ -37,7 +44,7 @@ export async function placeBid(sql: Sql, b: BidInput): Promise<BidOutcome> {
   try {
     const [r] = await sql<BidOutcome[]>`
       select * from auction.place_bid(${b.auctionId}, ${b.userId}, ${b.amount ?? null}::numeric, ${b.requestId ?? null},
-        ${b.maxAmount ?? null}::numeric)`;
+        ${b.maxAmount ?? null}::numeric)`.catch(unknownIfLost);
     metrics.bids.inc({ outcome: r.accepted ? 'accepted' : r.reason ?? 'rejected' });
     return r;
   } finally {
@@ -47,7 +54,7 @@ export async function placeBid(sql: Sql, b: BidInput): Promise<BidOutcome> {
 
 /** Buy-now through auction.buy_now: ends the auction for this user at its buy-now price. */
 export async function buyNow(sql: Sql, b: BuyNowInput): Promise<BidOutcome> {
-  const [r] = await sql<BidOutcome[]>`select * from auction.buy_now(${b.auctionId}, ${b.userId}, ${b.requestId ?? null})`;
+  const [r] = await sql<BidOutcome[]>`select * from auction.buy_now(${b.auctionId}, ${b.userId}, ${b.requestId ?? null})`.catch(unknownIfLost);
   metrics.bids.inc({ outcome: 'buy_now' });
   return r;
 }
@@ -118,9 +125,14 @@ export class BidBatcher {
           ${batch.map((p) => p.bid.auctionId)}::uuid[], ${batch.map((p) => p.bid.userId)}::uuid[],
           ${batch.map((p) => p.bid.amount ?? null)}::numeric[], ${batch.map((p) => p.bid.requestId ?? null)}::text[],
           ${batch.map((p) => p.bid.maxAmount ?? null)}::numeric[])`;
-    } catch {
-      // one bad bid must not fail the others: retry each alone, each with its own outcome or error
+    } catch (err) {
       end();
+      // the batch may have committed: a bid retried here without a request_id could be placed twice
+      if (isConnectionLoss(err)) {
+        for (const p of batch) p.reject(new OutcomeUnknownError(LOST));
+        return;
+      }
+      // one bad bid must not fail the others: retry each alone, each with its own outcome or error
       await Promise.all(batch.map((p) => placeBid(this.sql, p.bid).then(p.resolve, p.reject)));
       return;
     }

@@ -6,9 +6,11 @@ import { amountSchema } from './amount.ts';
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID')
   .meta({ format: 'uuid' }).transform((s) => s.toLowerCase());
-const requestId = z.string().min(1).max(128).optional();
+/** Every inbound string: Postgres text cannot hold NUL, so it is refused here rather than failing in the database. */
+export const text = () => z.string().refine((s) => !s.includes('\u0000'), 'must not contain NUL (\\u0000)');
+const requestId = text().min(1).max(128).optional();
 const timestamp = z.number().optional();
-const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time')
+const instant = z.string().refine(isRfc3339, 'must be an RFC 3339 time (for example 2031-02-28T12:00:00Z)')
   .meta({ format: 'date-time' });
 // numbers that may come from a query string (REST) or a JSON number (socket)
 const count = (min: number, max: number, def: number) => z.coerce.number<number>().int().min(min).max(max).default(def);
@@ -27,7 +29,7 @@ const incrementStep = z.object({
   step: z.number().positive().max(9_999_999_999.99),
 }).strict();
 
-export const itemData = z.object({ name: z.string().trim().min(1).max(255), description: z.string().max(10_000).optional() }).strict()
+export const itemData = z.object({ name: text().trim().min(1).max(255), description: text().max(10_000).optional() }).strict()
   .meta({ id: 'CreateItem' });
 
 export const createAuctionData = z.object({
@@ -50,7 +52,7 @@ export const createAuctionData = z.object({
 
 export const listAuctionsData = z.object({
   limit: count(1, 100, 20),
-  cursor: z.string().max(200).optional(),
+  cursor: text().max(200).optional(),
   status: auctionStatus.optional(),
 }).strict();
 
@@ -85,3 +87,17 @@ export type ListBidsRequest = z.input<typeof listBidsData>;
 export type PlaceBidRequest = z.input<typeof placeBidData>;
 // ... and after it
 export type CreateAuctionData = z.output<typeof createAuctionData>;
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i;
+
+/** A date-time as RFC 3339 section 5.6 has it, offset required; impossible dates (Feb 30, hour 24) are refused, not shifted. */
+function isRfc3339(s: string): boolean {
+  const m = RFC3339.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number);
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || sec > 59) return false;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
+  return !Number.isNaN(Date.parse(s));
+}

@@ -93,7 +93,10 @@ export default fp(async (app: FastifyInstance) => {
       void session.end();
     });
     releaseUpgrade(socket, req, (err) => {
-      session.log.error({ err }, 'socket error');
+      const fault = clientFault(err);
+      // a peer's broken frame is its own fault: one line, no stack; anything else is ours to look at
+      if (fault) session.log.warn({ ws_error: fault.code }, `client fault: ${fault.what}`);
+      else session.log.error({ err }, 'socket error');
       session.terminate();
     });
     if (app.log.level === 'debug' || app.log.level === 'trace') session.log.debug('connected');
@@ -113,4 +116,18 @@ function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (err: Error
   if (res?.socket === tcp) res.detachSocket(tcp);
   ws.removeAllListeners('error');
   ws.on('error', onError);
+}
+
+// ws's receiver errors (the peer's frame broke the protocol): the close code ws sends, and what the client did
+const CLIENT_FAULTS: Record<string, string> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'the client sent an oversized frame; closed with 1009',
+  WS_ERR_INVALID_UTF8: 'the client sent a text frame that is not UTF-8; closed with 1007',
+};
+
+function clientFault(err: Error) {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  if (CLIENT_FAULTS[code]) return { code, what: CLIENT_FAULTS[code] };
+  // ws's other WS_ERR_* codes are the peer's protocol errors too (ws closes with the code the error names)
+  return code.startsWith('WS_ERR_') ? { code, what: `the client broke the WebSocket protocol (${err.message})` } : undefined;
 }

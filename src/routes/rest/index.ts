@@ -3,7 +3,7 @@ import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-
 import { z } from 'zod';
 import { createAuctionInput } from '../../domain/auctions.ts';
 import { accepted, auctionList as renderList, bidList as renderBids, bought, rejected, snapshot } from '../../protocol/render.ts';
-import { auctionId, createAuctionData, itemData, listAuctionsData, listBidsData, placeBidData } from '../../protocol/requests.ts';
+import { auctionId, createAuctionData, itemData, listAuctionsData, listBidsData, placeBidData, text } from '../../protocol/requests.ts';
 import { acceptedBid, auctionList, auctionSnapshot, bidList, bidRejection, boughtBid, errorBody, itemView } from '../../protocol/views.ts';
 import { HttpError, sendError, validatorCompiler } from '../errors.ts';
 
@@ -12,7 +12,7 @@ import { HttpError, sendError, validatorCompiler } from '../errors.ts';
 // also make the OpenAPI document (/openapi.json, /docs).
 const idParams = z.object({ id: auctionId.describe('the auction id') });
 const idempotency = z.looseObject({
-  'idempotency-key': z.string().min(1).max(128).optional()
+  'idempotency-key': text().min(1).max(128).optional()
     .describe('makes a retry safe: the same key (per user and auction) returns the first outcome instead of bidding twice'),
 });
 
