@@ -6,7 +6,8 @@ import {
   bidsSince, createAuction, createItem, getAuction, listAuctions,
   type AuctionPage, type BidRow, type CreateAuctionInput, type ListInput, type NamedAuction, type Scheduler,
 } from './auctions.ts';
-import { BidBatcher, buyNow, type BidInput, type BidOutcome, type BuyNowInput } from './bids.ts';
+import { BidBatcher, OutcomeUnknownError, buyNow, type BidInput, type BidOutcome, type BuyNowInput } from './bids.ts';
+import { withDeadline } from '../util/deadline.ts';
 import { UserNames } from './users.ts';
 
 export type AuctionService = {
@@ -30,7 +31,10 @@ export function auctionService(o: ServiceOptions): AuctionService {
   const names = new UserNames(o.sql);
   return {
     placeBid: (b) => batcher.submit(b),
-    buyNow: (b) => buyNow(o.sql, b),
+    // bounded like a bid batch: a query on a connection the server cut may never settle (util/deadline.ts)
+    buyNow: (b) => withDeadline(buyNow(o.sql, b), o.batch.timeoutMs, () => {
+      throw new OutcomeUnknownError('the database did not answer in time');
+    }),
     // read back with its names once committed
     createAuction: async (input) => (await getAuction(o, (await createAuction(o.sql, input, o.schedule)).id))!,
     createItem: (ownerId, name, description) => createItem(o.sql, ownerId, name, description),

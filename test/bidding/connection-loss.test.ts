@@ -6,7 +6,8 @@ import { until } from '../helpers/wait.ts';
 // A bid whose connection dies mid-transaction may or may not have committed: it answers outcome_unknown
 // (never internal), and a retry with the same request_id gets the real outcome.
 const db = await freshDb(t);
-const inst = await startInstance(t, db.url);
+// a request whose connection was cut either fails at once or meets this deadline: outcome_unknown both ways
+const inst = await startInstance(t, db.url, { REQUEST_TIMEOUT_MS: '2000' });
 
 /** Holds the auction's row lock until released, so the service's statement waits on it; kills that backend. */
 async function killWhileWaiting(auctionId: string, send: () => Promise<unknown>) {
