@@ -457,7 +457,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.buy_now(p_auction_id uuid, p_user_id uuid, p_request_id text DEFAULT NULL::text)
  RETURNS auction.bid_outcome
  LANGUAGE plpgsql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
  SET enable_seqscan TO 'off'
 AS $function$
 declare
@@ -580,7 +581,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.create_auction(p_item_id uuid, p_creator_id uuid, p_start_time timestamp with time zone DEFAULT NULL::timestamp with time zone, p_end_time timestamp with time zone DEFAULT NULL::timestamp with time zone, p_starting_price numeric DEFAULT NULL::numeric, p_min_increment numeric DEFAULT NULL::numeric, p_increment_table jsonb DEFAULT NULL::jsonb, p_reserve_price numeric DEFAULT NULL::numeric, p_buy_now_price numeric DEFAULT NULL::numeric, p_soft_close_seconds integer DEFAULT 0)
  RETURNS auction.auctions
  LANGUAGE plpgsql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   a auctions;
@@ -627,7 +629,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.create_item(p_name text, p_description text DEFAULT ''::text, p_owner_id uuid DEFAULT NULL::uuid)
  RETURNS uuid
  LANGUAGE sql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
   insert into items (name, description, owner_id) values (p_name, coalesce(p_description, ''), p_owner_id)
   returning id;
@@ -691,7 +694,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.end_auctions_if_due(p_ids uuid[])
  RETURNS SETOF auction.auctions
  LANGUAGE plpgsql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_id uuid;
@@ -709,7 +713,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.end_due_auctions(p_limit integer DEFAULT 500)
  RETURNS SETOF auction.auctions
  LANGUAGE sql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
   update auctions a
      set status = 'ended', winner_id = a.high_bidder_id, ended_at = clock_timestamp(),
@@ -728,7 +733,8 @@ comment on function auction.end_due_auctions(integer) is 'Ends up to p_limit ope
 CREATE OR REPLACE FUNCTION auction.ensure_user(p_id uuid, p_name text DEFAULT NULL::text)
  RETURNS uuid
  LANGUAGE sql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
   insert into users (id, name) values (p_id, coalesce(nullif(p_name, ''), left(p_id::text, 8)))
   on conflict (id) do nothing;
@@ -935,7 +941,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.place_bid(p_auction_id uuid, p_user_id uuid, p_amount numeric, p_request_id text DEFAULT NULL::text, p_max_amount numeric DEFAULT NULL::numeric)
  RETURNS auction.bid_outcome
  LANGUAGE sql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
   select row(b.accepted, b.reason, b.bid_id, b.seq, b.amount, b.current_price, b.min_amount, b.created_at,
              b.duplicate, b.is_leading, b.max_amount, b.reserve_met, b.end_time)::bid_outcome
@@ -947,7 +954,8 @@ comment on function auction.place_bid(uuid,uuid,numeric,text,numeric) is 'Places
 CREATE OR REPLACE FUNCTION auction.place_bids(p_auction_ids uuid[], p_user_ids uuid[], p_amounts numeric[], p_request_ids text[], p_max_amounts numeric[] DEFAULT NULL::numeric[])
  RETURNS TABLE(ord integer, accepted boolean, reason text, bid_id uuid, seq bigint, amount numeric, current_price numeric, min_amount numeric, created_at timestamp with time zone, duplicate boolean, is_leading boolean, max_amount numeric, reserve_met boolean, end_time timestamp with time zone)
  LANGUAGE plpgsql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
  SET enable_seqscan TO 'off'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
@@ -1114,7 +1122,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.start_auctions_if_due(p_ids uuid[])
  RETURNS SETOF auction.auctions
  LANGUAGE plpgsql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_id uuid;
@@ -1132,7 +1141,8 @@ $function$;
 CREATE OR REPLACE FUNCTION auction.start_due_auctions(p_limit integer DEFAULT 500)
  RETURNS SETOF auction.auctions
  LANGUAGE sql
- SET search_path TO 'auction', 'pg_catalog'
+ SECURITY DEFINER
+ SET search_path TO 'auction', 'pg_catalog', 'pg_temp'
 AS $function$
   update auctions a
      set status = 'active', updated_at = clock_timestamp()
@@ -1344,3 +1354,21 @@ create view auction.live_auctions as
      LEFT JOIN auction.users hb ON hb.id = a.high_bidder_id
   WHERE a.status = ANY (ARRAY['pending'::text, 'active'::text])
   ORDER BY a.end_time;
+
+-- Grants
+
+grant SELECT on table auction.auction_facts to auction_service;
+
+grant SELECT on table auction.auctions to auction_service;
+
+grant SELECT on table auction.bid_history to auction_service;
+
+grant SELECT on table auction.bids to auction_service;
+
+grant SELECT on table auction.items to auction_service;
+
+grant SELECT on table auction.live_auctions to auction_service;
+
+grant SELECT on table auction.users to auction_service;
+
+grant USAGE on schema auction to auction_service;

@@ -34,7 +34,7 @@ export default fp(async (app: FastifyInstance, opts: AppOptions) => {
     origin: opts.config.ALLOWED_ORIGINS, methods: ['GET', 'HEAD', 'POST'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'], maxAge: 600, strictPreflight: false,
   });
-  await app.register(database, { url: opts.config.databaseUrl, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
+  await app.register(database, { url: opts.config.databaseUrl, ownerUrl: opts.config.DATABASE_OWNER_URL, poolMax: opts.config.DB_POOL_MAX, migrate: opts.migrate ?? true });
   await app.register(lifecycle);
   await app.register(auctions);
   await app.register(auth);

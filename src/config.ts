@@ -10,6 +10,7 @@ const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filte
 export const configSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   DB_URL: z.string().url().optional(),
+  DATABASE_OWNER_URL: z.string().url().optional(),
   DB_POOL_MAX: int(10, 1, 500),
   DB_CONNECT_TIMEOUT_SECONDS: int(30, 0, 3600),
   PORT: int(8080, 0, 65535),

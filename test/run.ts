@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { EmbeddedError, startEmbedded, type EmbeddedCluster } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { ensureRole, SERVICE_ROLE } from '../src/db/roles.ts';
 import { dumpSchema } from '../src/db/dump.ts';
 
 const template = `auction_template_${process.pid}`;
@@ -53,6 +54,7 @@ try {
   }
   await admin.unsafe(`drop database if exists ${template} with (force)`);
   await admin.unsafe(`create database ${template}`);
+  await ensureRole(admin, SERVICE_ROLE); // the migrations grant to it, and the dump shows those grants
   await admin.end();
   const tsql = postgres(adminUrl.replace(/\/[^/?]*(\?|$)/, `/${template}$1`), { max: 1, onnotice: () => {} });
   await migrate(tsql);

@@ -3,12 +3,16 @@
 --   AU010 auction not found   AU011 auction already ended   AU012 auction cancelled
 --   AU013 auction has not started   AU014 invalid argument   AU015 buy-now is not available (bids.sql)
 --   AU016 not the item's owner (guards.sql)   AU017 item not found
+-- ensure_user, create_item and create_auction are security definer: the service role calls them and writes
+-- no table itself (docs/admin.md, "Database roles"). The other functions are for operators: EXECUTE is
+-- revoked from PUBLIC below, so only the owner (or a role it grants) may call them.
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses
 -- (docs/sql-conventions.md).
 
 create or replace function auction.ensure_user(p_id uuid, p_name text default null) returns uuid
 language sql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
   insert into users (id, name) values (p_id, coalesce(nullif(p_name, ''), left(p_id::text, 8)))
   on conflict (id) do nothing;
@@ -18,7 +22,8 @@ $$;
 create or replace function auction.create_item(p_name text, p_description text default '', p_owner_id uuid default null)
 returns uuid
 language sql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
   insert into items (name, description, owner_id) values (p_name, coalesce(p_description, ''), p_owner_id)
   returning id;
@@ -61,7 +66,8 @@ create or replace function auction.create_auction(
   p_soft_close_seconds int default 0
 ) returns auction.auctions
 language plpgsql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
 declare
   a auctions;
@@ -179,3 +185,8 @@ begin
   return a;
 end;
 $$;
+
+revoke execute on function auction.assign_item_owner(uuid, uuid) from public;
+revoke execute on function auction.cancel_auction(uuid, text) from public;
+revoke execute on function auction.end_auction(uuid) from public;
+revoke execute on function auction.extend_auction(uuid, timestamptz) from public;

@@ -1,6 +1,8 @@
 -- Placing bids: place_bids judges a batch (judge_bids, one auction at a time under its row lock) and
 -- writes it with one guarded UPDATE and one INSERT (write_judged); place_bid is a batch of one; buy_now
 -- ends an auction at its buy-now price. The rules themselves are in rules.sql (docs/bidding-rules.md).
+-- place_bids, place_bid and buy_now are security definer: the service role may call them but not write the
+-- tables (docs/admin.md, "Database roles").
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses
 -- (docs/sql-conventions.md).
 --
@@ -190,7 +192,8 @@ create or replace function auction.place_bids(
   is_leading boolean, max_amount numeric(12,2), reserve_met boolean, end_time timestamptz
 )
 language plpgsql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 set enable_seqscan = off
 set plan_cache_mode = force_generic_plan
 as $$
@@ -254,7 +257,8 @@ create or replace function auction.place_bid(
   p_max_amount numeric default null
 ) returns auction.bid_outcome
 language sql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
   select row(b.accepted, b.reason, b.bid_id, b.seq, b.amount, b.current_price, b.min_amount, b.created_at,
              b.duplicate, b.is_leading, b.max_amount, b.reserve_met, b.end_time)::bid_outcome
@@ -269,7 +273,8 @@ comment on function auction.place_bid(uuid, uuid, numeric, text, numeric) is
 create or replace function auction.buy_now(p_auction_id uuid, p_user_id uuid, p_request_id text default null)
 returns auction.bid_outcome
 language plpgsql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 set enable_seqscan = off
 as $$
 declare

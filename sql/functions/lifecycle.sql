@@ -1,6 +1,7 @@
 -- Starting and ending auctions, one at a time or in sets, for the job workers and the sweep
 -- (src/lifecycle/). Each goes through the row lock bids take, so an auction ends once and never before
 -- its end_time; auction_started/auction_ended come from the triggers (notify.sql).
+-- The set functions the workers call are security definer, for the service role (docs/admin.md).
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses
 -- (docs/sql-conventions.md).
 
@@ -45,7 +46,8 @@ $$;
 -- found, ended or not: the caller re-enqueues those still open (their end_time moved later).
 create or replace function auction.end_auctions_if_due(p_ids uuid[]) returns setof auction.auctions
 language plpgsql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
 declare
   v_id uuid;
@@ -64,7 +66,8 @@ $$;
 -- are still pending because their start_time moved later.
 create or replace function auction.start_auctions_if_due(p_ids uuid[]) returns setof auction.auctions
 language plpgsql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
 declare
   v_id uuid;
@@ -83,7 +86,8 @@ $$;
 -- not a job exists. skip locked: a row a bid or a job holds is left to that holder or the next sweep.
 create or replace function auction.end_due_auctions(p_limit int default 500) returns setof auction.auctions
 language sql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
   update auctions a
      set status = 'ended', winner_id = a.high_bidder_id, ended_at = clock_timestamp(),
@@ -104,7 +108,8 @@ comment on function auction.end_due_auctions(int) is
 -- The sweep: starts up to p_limit pending auctions whose start_time has passed and end_time has not.
 create or replace function auction.start_due_auctions(p_limit int default 500) returns setof auction.auctions
 language sql
-set search_path = auction, pg_catalog
+security definer
+set search_path = auction, pg_catalog, pg_temp
 as $$
   update auctions a
      set status = 'active', updated_at = clock_timestamp()

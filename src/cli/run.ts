@@ -1,7 +1,9 @@
 // `make run`: the service on DATABASE_URL/DB_URL, or on an embedded PostgreSQL kept under .data/.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import postgres from 'postgres';
 import { ConfigError, loadConfig, loadEnvFile } from '../config.ts';
+import { ensureRole, SERVICE_ROLE } from '../db/roles.ts';
 import { ensureDevSecret } from './dev-secret.ts';
 
 // until main() takes the signals over: exiting stops a cluster this process started (src/db/embedded.ts)
@@ -45,12 +47,25 @@ if (embedded) {
     console.error(`embedded postgres: ${(err as Error).message}`);
     process.exit(1);
   }
-  process.env.DATABASE_URL = cluster.url('postgres');
-  await writeFile(resolve(dataDir, 'database-url'), process.env.DATABASE_URL + '\n', { mode: 0o600 });
+  // The cluster's superuser owns the schemas and migrates; the service connects as auction_service, which
+  // cannot write the tables (docs/admin.md, "Database roles"). It shares the cluster's password, kept alike.
+  const ownerUrl = cluster.url('postgres');
+  const admin = postgres(ownerUrl, { max: 1, onnotice: () => {} });
+  try {
+    await ensureRole(admin, SERVICE_ROLE, new URL(ownerUrl).password);
+  } finally {
+    await admin.end();
+  }
+  const serviceUrl = new URL(ownerUrl);
+  serviceUrl.username = SERVICE_ROLE;
+  process.env.DATABASE_OWNER_URL = ownerUrl;
+  process.env.DATABASE_URL = serviceUrl.toString();
+  // psql (make psql) is the operator's: the owner
+  await writeFile(resolve(dataDir, 'database-url'), ownerUrl + '\n', { mode: 0o600 });
   afterClose = () => cluster.stop().catch((err) => console.error(`stopping the embedded postgres: ${(err as Error).message}`));
   const where = cluster.dataDir === resolve(dataDir, 'postgres', 'data') ? `${dataDir}/postgres` : `${cluster.dataDir} (linked from ${dataDir}/postgres/data)`;
   console.log(`embedded postgres under ${where} on port ${cluster.port}`);
-  console.log(`psql: make psql   (or: psql "${process.env.DATABASE_URL}")`);
+  console.log(`psql: make psql   (or: psql "${ownerUrl}")`);
 }
 
 const { main } = await import('../server.ts');

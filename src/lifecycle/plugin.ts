@@ -58,6 +58,8 @@ export default fp(async (app, opts: LifecycleOptions) => {
     max: localConcurrency + 2,
     application_name: 'auction-jobs',
     instanceName: cfg.INSTANCE_ID,
+    // the owner installs and upgrades pg-boss's schema (src/db/owner.ts); the service role may not
+    migrate: cfg.DATABASE_OWNER_URL === undefined,
   });
   let up = false;
   let closing = false;

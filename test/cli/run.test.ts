@@ -51,6 +51,10 @@ t.test('Ctrl-C stops the service, then the cluster: exit 0, no warnings; the nex
   const url = readFileSync(join(dir, '.data', 'database-url'), 'utf8').trim();
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   await sql`create table run_marker (x int)`;
+  // the service's pool is the limited role; it may not write the auction tables
+  t.same(await sql`select distinct usename::text as u from pg_stat_activity where application_name = 'auction-service'`,
+    [{ u: 'auction_service' }], 'the service connects as auction_service');
+  t.same(await sql`select has_table_privilege('auction_service', 'auction.auctions', 'update') as u`, [{ u: false }]);
   await sql.end();
   assertCleanStop(t, first, await interrupt(first));
   t.notOk(existsSync(join(dir, '.data', 'postgres', 'data', 'postmaster.pid')), 'the cluster stopped too');
