@@ -24,6 +24,9 @@ export type SessionDeps = {
   /** a message without an answer by then replies outcome_unknown, so one call that never settles holds up nothing */
   requestTimeoutMs: number;
   ratePerSec: number;
+  /** one message against the bucket all of this user's sockets share: false when it is empty */
+  takeUserMessage: (userId: string) => boolean;
+  userRatePerSec: number;
 };
 
 const settled = Promise.resolve();
@@ -120,6 +123,9 @@ export class Session implements Subscriber, SessionContext {
     if ('refused' in frame) {
       return frame.refused === 'binary' ? this.reply(errorMessage('binary_not_supported', 'send JSON text frames'))
         : this.reply(errorMessage('rate_limited', `more than ${this.deps.ratePerSec} messages per second`));
+    }
+    if (!this.deps.takeUserMessage(this.userId)) {
+      return this.reply(errorMessage('rate_limited', `more than ${this.deps.userRatePerSec} messages per second across this user's sockets`));
     }
     const m = this.parse(frame.text);
     if (!m) return;
