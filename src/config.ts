@@ -47,6 +47,7 @@ export const configSchema = z.object({
   ALLOWED_ORIGINS: list.default([]),
   TRUST_PROXY: trustProxy.default(false),
 
+  REST_RATE_LIMIT_PER_MIN: int(1200, 1, 10_000_000),
   REQUEST_TIMEOUT_MS: int(5_000, 100, 600_000),
   BID_BATCH_MAX: int(64, 1, 1000),
   BID_BATCH_CONCURRENCY: int(2, 1, 100),
