@@ -21,6 +21,18 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Takes `n` at once, 0 when it could: a take larger than the burst is let through from a full bucket and
+   * repaid before the next one. Otherwise the seconds until it could.
+   */
+  takeMany(n: number): number {
+    this.refill();
+    const need = Math.min(n, this.burst);
+    if (this.tokens < need) return Math.max(1, Math.ceil((need - this.tokens) / this.ratePerSec));
+    this.tokens -= n;
+    return 0;
+  }
+
   /** true when the bucket is full again: nothing would change if it were forgotten */
   get idle(): boolean {
     this.refill();

@@ -49,6 +49,7 @@ export default fp(async (app: FastifyInstance) => {
   const deps: SessionDeps = {
     handlers: makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS }),
     hub, userName: (id) => app.auctions.userName(id), log: app.log, requestTimeoutMs: c.REQUEST_TIMEOUT_MS, ratePerSec: c.WS_RATE_LIMIT_PER_SEC,
+    replayRowsPerSec: c.WS_REPLAY_ROWS_PER_SEC, replayBurst: c.WS_REPLAY_BURST,
     userRatePerSec: c.WS_USER_RATE_LIMIT_PER_SEC, takeUserMessage: (userId) => userLimits.takeMessage(userId),
   };
 
