@@ -71,15 +71,16 @@ export class UserLimits {
   private users = new Map<string, UserEntry>();
   private ips = new Map<string, TokenBucket>();
   private now: () => number;
+  private lastSweep = 0;
 
   constructor(c: UserLimitsConfig, now: () => number = Date.now) {
     this.c = c;
     this.now = now;
   }
 
-  /** An upgrade from `ip`: false when it is over its per-minute rate. Full (idle) buckets are dropped as they are met. */
+  /** An upgrade from `ip`: refused when it is over its per-minute rate. */
   admitUpgrade(ip: string): { ok: true } | { ok: false; retryAfterSec: number } {
-    if (this.ips.size > 1024) for (const [k, b] of this.ips) if (b.idle) this.ips.delete(k);
+    this.sweep();
     let b = this.ips.get(ip);
     if (!b) this.ips.set(ip, (b = new TokenBucket(this.c.upgradesPerIpPerMin / 60, this.c.upgradesPerIpPerMin, this.now)));
     return b.take() ? { ok: true } : { ok: false, retryAfterSec: b.retryAfterSec };
@@ -87,7 +88,7 @@ export class UserLimits {
 
   /** Reserves a socket for `userId`: a release function, or undefined when the user already holds the maximum. */
   openSocket(userId: string): (() => void) | undefined {
-    if (this.users.size > 1024) for (const [k, u] of this.users) if (u.sockets === 0 && u.bucket.idle) this.users.delete(k);
+    this.sweep();
     let e = this.users.get(userId);
     if (!e) this.users.set(userId, (e = { sockets: 0, bucket: new TokenBucket(this.c.userRatePerSec, this.c.userBurst, this.now) }));
     if (e.sockets >= this.c.maxSocketsPerUser) return undefined;
@@ -105,6 +106,14 @@ export class UserLimits {
   /** One message from any of `userId`'s sockets against the user's shared bucket. */
   takeMessage(userId: string): boolean {
     return this.users.get(userId)?.bucket.take() ?? true;
+  }
+
+  /** Forgets full buckets (they hold nothing): at most once a second, and only once there are many, so a sweep stays rare. */
+  private sweep() {
+    if (this.ips.size + this.users.size < 1024 || this.now() - this.lastSweep < 1000) return;
+    this.lastSweep = this.now();
+    for (const [k, b] of this.ips) if (b.idle) this.ips.delete(k);
+    for (const [k, u] of this.users) if (u.sockets === 0 && u.bucket.idle) this.users.delete(k);
   }
 
   socketsOf(userId: string): number {
