@@ -49,4 +49,4 @@ export const HOT_BATCH = 20; // bids per call of the hot auction's place_bids an
 // BENCH_SERVER_ENV="BID_BATCH_CONCURRENCY=1,DB_POOL_MAX=20" tries other settings on every instance.
 export const OVERRIDES: Record<string, string> = Object.fromEntries(env.BENCH_SERVER_ENV.split(',').filter((kv) => kv.includes('='))
   .map((kv) => kv.trim().split('=', 2)));
-export const BENCH_ENV = { WS_RATE_LIMIT_PER_SEC: '100000', WS_RATE_BURST: '100000', WS_MAX_SUBSCRIPTIONS: '1000', DB_POOL_MAX: String(POOL), ...OVERRIDES };
+export const BENCH_ENV = { WS_RATE_LIMIT_PER_SEC: '100000', WS_RATE_BURST: '100000', WS_USER_RATE_LIMIT_PER_SEC: '100000', WS_USER_RATE_BURST: '100000', WS_UPGRADES_PER_IP_PER_MIN: '10000000', WS_MAX_SUBSCRIPTIONS: '1000', DB_POOL_MAX: String(POOL), ...OVERRIDES };

@@ -16,6 +16,9 @@ export function loggerOptions(config: AppOptions['config']) {
   };
 }
 
+// a hop count trusts that many proxies from the socket's end (fastify's rule for a number, which its types omit)
+const trustProxy = (v: boolean | number | string[]) => typeof v === 'number' ? (_addr: string, hop: number) => hop < v : v;
+
 /** Builds the fastify instance with the app registered; the caller listens and closes. */
 export async function build(opts: AppOptions & { logger?: boolean; logStream?: NodeJS.WritableStream }): Promise<FastifyInstance> {
   const fastify = Fastify({
@@ -23,6 +26,8 @@ export async function build(opts: AppOptions & { logger?: boolean; logStream?: N
       : opts.logStream ? { ...loggerOptions(opts.config), stream: opts.logStream } : loggerOptions(opts.config),
     genReqId: () => randomUUID(),
     forceCloseConnections: false,
+    // behind a proxy (deploy/nginx.conf) req.ip is the client's only when the proxy is trusted
+    trustProxy: trustProxy(opts.config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     // a bad URL (before routing) and a request that is not HTTP answer in the API's error shape too
     frameworkErrors: (err, req, reply) => errorHandler.call(req.server, err, req, reply),

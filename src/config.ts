@@ -1,10 +1,18 @@
 import { z } from 'zod';
 import { PgBoss } from 'pg-boss';
+import { isIP } from 'node:net';
 import { loadSecret } from './auth/secret.ts';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+// fastify's trustProxy: true/false, a hop count, or a list of addresses or CIDRs (the proxies to trust)
+const trustProxy = z.string().trim().min(1).transform((s): boolean | number | string[] => {
+  if (['true', 'false'].includes(s)) return s === 'true';
+  if (/^\d+$/.test(s)) return Number(s);
+  return s.split(',').map((x) => x.trim()).filter(Boolean);
+}).refine((v) => !Array.isArray(v) || v.every((a) => isIP(a.split('/')[0]!) !== 0), 'true, false, a hop count, or a comma-separated list of addresses or CIDRs');
 
 // Names follow the original design where one exists (DB_URL, PORT, HOST, LOG_LEVEL, LOG_FORMAT, WS_*).
 export const configSchema = z.object({
@@ -23,6 +31,12 @@ export const configSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(200, 1, 100_000),
   WS_RATE_LIMIT_PER_SEC: int(50, 1, 100_000),
   WS_RATE_BURST: int(100, 1, 100_000),
+  WS_MAX_SOCKETS_PER_USER: int(20, 1, 1_000_000),
+  WS_USER_RATE_LIMIT_PER_SEC: int(100, 1, 1_000_000),
+  WS_USER_RATE_BURST: int(200, 1, 1_000_000),
+  WS_UPGRADES_PER_IP_PER_MIN: int(600, 1, 10_000_000),
+  WS_REPLAY_ROWS_PER_SEC: int(2_000, 1, 10_000_000),
+  WS_REPLAY_BURST: int(10_000, 1, 10_000_000),
   WS_HEARTBEAT_MS: int(30_000, 100, 3_600_000),
   WS_MAX_BUFFERED_BYTES: int(1 << 20, 1024, 1 << 30),
   SHUTDOWN_GRACE_MS: int(5_000, 0, 600_000),
@@ -34,7 +48,9 @@ export const configSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('auction-service'),
   AUTH_ALLOW_USER_ID_PARAM: bool.default(false),
   ALLOWED_ORIGINS: list.default([]),
+  TRUST_PROXY: trustProxy.default(false),
 
+  REST_RATE_LIMIT_PER_MIN: int(1200, 1, 10_000_000),
   REQUEST_TIMEOUT_MS: int(5_000, 100, 600_000),
   BID_BATCH_MAX: int(64, 1, 1000),
   BID_BATCH_CONCURRENCY: int(2, 1, 100),

@@ -67,3 +67,12 @@ t.test('the database tools need only the URL', async (t) => {
   t.match(loadDatabaseConfig({ DB_URL: DB, PORT: 'not checked here' }), { databaseUrl: DB, DB_CONNECT_TIMEOUT_SECONDS: 30 });
   t.throws(() => loadDatabaseConfig({}), /^invalid configuration: DATABASE_URL: required/);
 });
+
+t.test('TRUST_PROXY: false by default; true, a hop count, or addresses and CIDRs', async (t) => {
+  const proxy = (v?: string) => loadConfig({ DATABASE_URL: DB, JWT_SECRET: KEY, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).TRUST_PROXY;
+  t.equal(proxy(), false);
+  t.equal(proxy('true'), true);
+  t.equal(proxy('2'), 2);
+  t.same(proxy('10.0.0.1, 192.168.0.0/16,::1'), ['10.0.0.1', '192.168.0.0/16', '::1']);
+  t.match(refused({ DATABASE_URL: DB, JWT_SECRET: KEY, TRUST_PROXY: 'nginx' }), /TRUST_PROXY: true, false, a hop count/);
+});

@@ -18,6 +18,18 @@ export interface Subscriber {
 
 /** What a subscription hands back: the only record of who watches what is the feed's own member set. */
 export type FeedSubscription = { readonly auctionId: string; unsubscribe(): Promise<void> };
+/** A replay of `rows` bids the subscriber may run now (0), or the seconds until it may. */
+export type ReplayBudget = (rows: number) => number;
+type ReplayRefused = { retryAfterSec: number };
+
+/** A subscribe with since_seq refused before anything was sent: the replay is over the socket's budget. */
+export class ReplayRefusedError extends Error {
+  readonly retryAfterSec: number;
+  constructor(retryAfterSec: number) {
+    super(`replay budget spent: subscribe with since_seq again in ${retryAfterSec} s`);
+    this.retryAfterSec = retryAfterSec;
+  }
+}
 
 /** The reads a feed makes: the auction, its bid log after a seq, and a live bidder's name. */
 export type FeedSource = {
@@ -99,13 +111,17 @@ class AuctionFeed {
    * runs inside the chain, before any later event reaches the member; bids after `sinceSeq` are replayed
    * to it from the database. Resolves to undefined when the auction does not exist.
    */
-  async join(sub: Subscriber, onSnapshot: (a: NamedAuction) => void, sinceSeq: number | undefined): Promise<NamedAuction | undefined> {
+  async join(sub: Subscriber, onSnapshot: (a: NamedAuction) => void, sinceSeq: number | undefined,
+    budget?: ReplayBudget): Promise<NamedAuction | ReplayRefused | undefined> {
     this.joining++;
     try {
-      return await this.run(async () => {
+      return await this.run(async (): Promise<NamedAuction | ReplayRefused | undefined> => {
         if (this.failed) throw new Error(`could not listen on auction:${this.id}`);
         const a = await this.refresh();
         if (!a) return undefined;
+        // the replay runs in this feed's chain, ahead of every member's live events: its size is bounded per socket
+        const wait = sinceSeq !== undefined && budget ? budget(Math.max(0, this.lastSeq - Math.max(0, sinceSeq))) : 0;
+        if (wait > 0) return { retryAfterSec: wait };
         onSnapshot(a);
         if (sinceSeq !== undefined) {
           try {
@@ -289,17 +305,19 @@ export class Feeds {
 
   /**
    * Makes `sub` a member of the auction's feed (see AuctionFeed.join). Resolves to the handle that ends the
-   * membership, or undefined when the auction does not exist.
+   * membership, or undefined when the auction does not exist; a replay over `replayBudget` throws ReplayRefusedError.
    */
-  async subscribe(auctionId: string, sub: Subscriber, o: { onSnapshot: (a: NamedAuction) => void; sinceSeq?: number }): Promise<FeedSubscription | undefined> {
+  async subscribe(auctionId: string, sub: Subscriber,
+    o: { onSnapshot: (a: NamedAuction) => void; sinceSeq?: number; replayBudget?: ReplayBudget }): Promise<FeedSubscription | undefined> {
     const feed = this.feeds.get(auctionId) ?? this.open(auctionId);
-    let found: NamedAuction | undefined;
+    let found: NamedAuction | ReplayRefused | undefined;
     try {
-      found = await feed.join(sub, o.onSnapshot, o.sinceSeq); // counted as joining in this tick: not dropped under us
+      found = await feed.join(sub, o.onSnapshot, o.sinceSeq, o.replayBudget); // counted as joining in this tick: not dropped under us
     } finally {
-      if (!found) await this.dropIfIdle(feed);
+      if (!found || 'retryAfterSec' in found) await this.dropIfIdle(feed);
     }
     if (!found) return undefined;
+    if ('retryAfterSec' in found) throw new ReplayRefusedError(found.retryAfterSec);
     let done: Promise<void> | undefined;
     return {
       auctionId,

@@ -5,7 +5,7 @@ import type { AuctionService } from '../domain/service.ts';
 import type { ServerMessage } from '../protocol/messages.ts';
 import { accepted, auctionList, bidList, bought, errorMessage, message, rejected, snapshot } from '../protocol/render.ts';
 import type { ClientMessage, ClientType } from '../protocol/requests.ts';
-import type { Feeds, FeedSubscription, Subscriber } from './feeds.ts';
+import { ReplayRefusedError, type Feeds, type FeedSubscription, type ReplayBudget, type Subscriber } from './feeds.ts';
 
 /** What a handler sees of its socket. */
 export type SessionContext = {
@@ -17,6 +17,8 @@ export type SessionContext = {
   readonly subscriptions: Map<string, FeedSubscription>;
   /** true once the socket is closing: a membership that completes now must be let go */
   readonly closing: boolean;
+  /** this socket's budget of replayed bids (subscribe with since_seq) */
+  readonly replayBudget: ReplayBudget;
 };
 
 export type Handler<T extends ClientType> = (m: Extract<ClientMessage, { type: T }>, s: SessionContext) => Promise<void>;
@@ -55,11 +57,18 @@ function subscribe(d: { feeds: Pick<Feeds, 'subscribe'>; maxSubscriptions: numbe
     } else if (s.subscriptions.size >= d.maxSubscriptions) {
       return s.reply(errorMessage('too_many_subscriptions', `at most ${d.maxSubscriptions} auctions per socket`, rid, m.auction_id));
     }
-    const sub = await d.feeds.subscribe(m.auction_id, s.subscriber, {
-      sinceSeq: m.data?.since_seq,
-      onSnapshot: (a) => s.reply(message<'auction_update'>({
-        type: 'auction_update', auction_id: a.id, request_id: rid, seq: a.seq, data: { subscribed: true, ...snapshot(a) } })),
-    });
+    let sub: FeedSubscription | undefined;
+    try {
+      sub = await d.feeds.subscribe(m.auction_id, s.subscriber, {
+        sinceSeq: m.data?.since_seq,
+        replayBudget: s.replayBudget,
+        onSnapshot: (a) => s.reply(message<'auction_update'>({
+          type: 'auction_update', auction_id: a.id, request_id: rid, seq: a.seq, data: { subscribed: true, ...snapshot(a) } })),
+      });
+    } catch (err) {
+      if (err instanceof ReplayRefusedError) return s.reply(errorMessage('rate_limited', err.message, rid, m.auction_id));
+      throw err;
+    }
     if (!sub) return s.reply(notFound(rid, m.auction_id));
     if (s.closing) await sub.unsubscribe();
     else s.subscriptions.set(m.auction_id, sub);

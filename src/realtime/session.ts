@@ -14,6 +14,7 @@ import type { Outgoing } from './frames.ts';
 import type { Handlers, SessionContext } from './handlers.ts';
 import { PersonalChannel } from './personal.ts';
 import type { SocketTransport } from './transport.ts';
+import { TokenBucket } from './user-limits.ts';
 
 export type SessionDeps = {
   handlers: Handlers;
@@ -24,6 +25,12 @@ export type SessionDeps = {
   /** a message without an answer by then replies outcome_unknown, so one call that never settles holds up nothing */
   requestTimeoutMs: number;
   ratePerSec: number;
+  /** one message against the bucket all of this user's sockets share: false when it is empty */
+  takeUserMessage: (userId: string) => boolean;
+  userRatePerSec: number;
+  /** bids one socket may have replayed per second (subscribe with since_seq), and the burst */
+  replayRowsPerSec: number;
+  replayBurst: number;
 };
 
 const settled = Promise.resolve();
@@ -44,6 +51,7 @@ export class Session implements Subscriber, SessionContext {
   private personal: PersonalChannel | undefined;
   private logger: FastifyBaseLogger | undefined;
   private ended = false;
+  private replays: TokenBucket | undefined;
 
   constructor(transport: SocketTransport, userId: string, deps: SessionDeps) {
     this.transport = transport;
@@ -54,6 +62,9 @@ export class Session implements Subscriber, SessionContext {
   get log(): FastifyBaseLogger {
     return (this.logger ??= this.deps.log.child({ conn: randomUUID(), user: this.userId }));
   }
+
+  readonly replayBudget = (rows: number) =>
+    (this.replays ??= new TokenBucket(this.deps.replayRowsPerSec, this.deps.replayBurst)).takeMany(rows);
 
   get subscriber(): Subscriber {
     return this;
@@ -120,6 +131,9 @@ export class Session implements Subscriber, SessionContext {
     if ('refused' in frame) {
       return frame.refused === 'binary' ? this.reply(errorMessage('binary_not_supported', 'send JSON text frames'))
         : this.reply(errorMessage('rate_limited', `more than ${this.deps.ratePerSec} messages per second`));
+    }
+    if (!this.deps.takeUserMessage(this.userId)) {
+      return this.reply(errorMessage('rate_limited', `more than ${this.deps.userRatePerSec} messages per second across this user's sockets`));
     }
     const m = this.parse(frame.text);
     if (!m) return;

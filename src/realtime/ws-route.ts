@@ -12,6 +12,7 @@ import { makeHandlers } from './handlers.ts';
 import { ListenHub } from './listen-hub.ts';
 import { Session, type SessionDeps } from './session.ts';
 import { SocketTransport, type TransportLimits } from './transport.ts';
+import { UserLimits } from './user-limits.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,6 +20,8 @@ declare module 'fastify' {
     feeds: Feeds;
     /** the open sockets of this instance */
     connections: Set<Session>;
+    /** per-user socket counts and message buckets, per-IP upgrade buckets */
+    userLimits: UserLimits;
   }
   interface FastifyRequest {
     identity?: Identity;
@@ -35,12 +38,19 @@ export default fp(async (app: FastifyInstance) => {
   app.decorate('listenHub', hub);
   app.decorate('feeds', feeds);
   app.decorate('connections', connections);
+  const userLimits = new UserLimits({
+    maxSocketsPerUser: c.WS_MAX_SOCKETS_PER_USER, userRatePerSec: c.WS_USER_RATE_LIMIT_PER_SEC, userBurst: c.WS_USER_RATE_BURST,
+    upgradesPerIpPerMin: c.WS_UPGRADES_PER_IP_PER_MIN,
+  });
+  app.decorate('userLimits', userLimits);
   app.readinessChecks.set('listen', () => hub.ready);
 
   const limits: TransportLimits = { maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, ratePerSec: c.WS_RATE_LIMIT_PER_SEC, burst: c.WS_RATE_BURST };
   const deps: SessionDeps = {
     handlers: makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS }),
     hub, userName: (id) => app.auctions.userName(id), log: app.log, requestTimeoutMs: c.REQUEST_TIMEOUT_MS, ratePerSec: c.WS_RATE_LIMIT_PER_SEC,
+    replayRowsPerSec: c.WS_REPLAY_ROWS_PER_SEC, replayBurst: c.WS_REPLAY_BURST,
+    userRatePerSec: c.WS_USER_RATE_LIMIT_PER_SEC, takeUserMessage: (userId) => userLimits.takeMessage(userId),
   };
 
   // Replaces the plugin's default preClose, which would close sockets before in-flight bids reply.
@@ -74,12 +84,25 @@ export default fp(async (app: FastifyInstance) => {
       if (!app.originAllowed(req)) {
         return reply.code(403).send({ error: { code: 'origin_not_allowed', message: 'origin not allowed' } });
       }
+      // before the token is checked: a flood of upgrades costs one bucket look-up each
+      const upgrade = userLimits.admitUpgrade(req.ip);
+      if (!upgrade.ok) {
+        return reply.code(429).header('retry-after', String(upgrade.retryAfterSec))
+          .send({ error: { code: 'rate_limited', message: `more than ${c.WS_UPGRADES_PER_IP_PER_MIN} upgrades per minute from this address` } });
+      }
       try {
         req.identity = await app.authenticate(req);
       } catch (err) {
         if (err instanceof AuthError) return reply.code(401).send({ error: { code: err.code, message: err.message } });
         throw err;
       }
+      const release = userLimits.openSocket(req.identity.userId);
+      if (!release) {
+        return reply.code(429)
+          .send({ error: { code: 'too_many_sockets', message: `at most ${c.WS_MAX_SOCKETS_PER_USER} sockets per user; close one first` } });
+      }
+      // the TCP socket's end is the socket's end, whether or not the upgrade completed
+      req.raw.socket.once('close', release);
     },
   }, (socket, req) => {
     const session = new Session(new SocketTransport(socket, limits, req.raw.socket), req.identity!.userId, deps);

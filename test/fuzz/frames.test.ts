@@ -5,7 +5,7 @@ import { connectClient, startInstance, type Msg } from '../helpers/app.ts';
 import { CLOSE } from '../../src/protocol/close-codes.ts';
 
 const db = await freshDb(t);
-const inst = await startInstance(t, db.url, { WS_RATE_LIMIT_PER_SEC: '100000', WS_RATE_BURST: '100000' });
+const inst = await startInstance(t, db.url, { WS_RATE_LIMIT_PER_SEC: '100000', WS_RATE_BURST: '100000', WS_USER_RATE_LIMIT_PER_SEC: '100000', WS_USER_RATE_BURST: '100000' });
 const seller = await connectClient(t, inst, 'fuzz-seller');
 const auctionId = await seller.createAuction({ item: { name: 'Fuzzed' }, startingPrice: 1 });
 

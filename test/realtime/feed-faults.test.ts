@@ -73,6 +73,7 @@ t.test('a socket whose replay broke after its snapshot is closed with 1013 (reco
   const ws = fakeSocket();
   const session = new Session(new SocketTransport(ws, { maxBufferedBytes: 1 << 20, ratePerSec: 100, burst: 100 }), u, {
     handlers: makeHandlers({ auctions, feeds, maxSubscriptions: 10 }), hub, userName: auctions.userName, log, requestTimeoutMs: 5000, ratePerSec: 100,
+    userRatePerSec: 100, takeUserMessage: () => true, replayRowsPerSec: 1000, replayBurst: 1000,
   });
   bids = 'fail';
   await session.onFrame(Buffer.from(JSON.stringify({ type: 'subscribe', auction_id: id, request_id: 's1', data: { since_seq: 0 } })), false);

@@ -108,7 +108,7 @@ t.test('graceful shutdown answers in-flight bids, then closes sockets with 1001'
 
 t.test('resume while bids keep arriving: no gap, no duplicate', async (t) => {
   // 110 bids back to back: a bid now takes about a millisecond, far over the default 50 messages/s
-  const inst = await startInstance(t, db.url, { WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_BURST: '1000' });
+  const inst = await startInstance(t, db.url, { WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_BURST: '1000', WS_USER_RATE_LIMIT_PER_SEC: '1000', WS_USER_RATE_BURST: '1000' });
   const seller = await connectClient(t, inst, 'seller-r');
   const id = await newAuction(seller);
   const bidder = await connectClient(t, inst, 'bidder-r');

@@ -34,7 +34,8 @@ async function startProc(name: string): Promise<Proc> {
   const port = await freePort();
   const child = spawn(process.execPath, ['src/server.ts'], {
     env: { ...process.env, DATABASE_URL: viaProxy, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: SECRET, LOG_LEVEL: 'info',
-      INSTANCE_ID: name, WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_BURST: '1000' },
+      INSTANCE_ID: name, WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_BURST: '1000',
+      WS_USER_RATE_LIMIT_PER_SEC: '1000', WS_USER_RATE_BURST: '1000', WS_UPGRADES_PER_IP_PER_MIN: '1000000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // instance logs (pino writes to stdout) go to a file per instance, for diagnosis

@@ -7,7 +7,7 @@ import { check, closeAll, runStorm, settle } from './engine.ts';
 // The short storm inside `make test`; `make soak` runs the long one with more faults (test/storm/soak.ts).
 const db = await freshDb(t, { max: 20 });
 const instances: Instance[] = [];
-for (let i = 0; i < 3; i++) instances.push(await startInstance(t, db.url, { WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_BURST: '1000' }));
+for (let i = 0; i < 3; i++) instances.push(await startInstance(t, db.url, { WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_BURST: '1000', WS_USER_RATE_LIMIT_PER_SEC: '1000', WS_USER_RATE_BURST: '1000', WS_UPGRADES_PER_IP_PER_MIN: '1000000' }));
 const live = new Set(instances);
 
 const seller = await makeUser(db.sql, 'storm-seller');

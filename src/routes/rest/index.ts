@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createAuctionInput } from '../../domain/auctions.ts';
@@ -18,7 +19,8 @@ const idempotency = z.looseObject({
 
 const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
 const failed = (description: string) => json(description, errorBody);
-const common = { 400: failed('invalid input: `details` lists each invalid field'), 401: failed('no valid token: `unauthorized`, `invalid_token` or `token_expired`') };
+const common = { 400: failed('invalid input: `details` lists each invalid field'), 401: failed('no valid token: `unauthorized`, `invalid_token` or `token_expired`'),
+  429: failed('`rate_limited`: over REST_RATE_LIMIT_PER_MIN; Retry-After says when to try again') };
 const bidFailed = (description: string) => json(description, z.union([bidRejection, errorBody]));
 const notFound = failed('`auction_not_found`');
 
@@ -29,9 +31,28 @@ export default async function restRoutes(fastify: FastifyInstance) {
   app.removeContentTypeParser('text/plain'); // JSON only: any other body is 415
   const auctions = app.auctions;
 
-  // before the body is read or anything validated: who is calling
-  app.addHook('onRequest', async (req) => {
-    req.identity = await app.authenticate(req);
+  // only these routes: /health, /ready, /metrics and the live page are not limited
+  await app.register(rateLimit, { global: false });
+  const perMin = app.config.REST_RATE_LIMIT_PER_MIN;
+  const limit = app.createRateLimit({
+    max: perMin, timeWindow: 60_000,
+    keyGenerator: (req) => (req.identity ? `user:${req.identity.userId}` : `ip:${req.ip}`),
+  });
+
+  // before the body is read or anything validated: who is calling, and whether they are over their rate
+  app.addHook('onRequest', async (req, reply) => {
+    let refused: unknown;
+    try {
+      req.identity = await app.authenticate(req);
+    } catch (err) {
+      refused = err; // counted against the address first, so a flood of bad tokens is limited too
+    }
+    const r = await limit(req);
+    if (!r.isAllowed && r.isExceeded) {
+      reply.header('retry-after', String(r.ttlInSeconds));
+      return sendError(reply, 429, 'rate_limited', `more than ${perMin} requests per minute; retry after ${r.ttlInSeconds} s`);
+    }
+    if (refused) throw refused;
   });
 
   app.get('/api/v1/auctions', {
