@@ -18,7 +18,7 @@ const idempotency = z.looseObject({
 
 const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
 const failed = (description: string) => json(description, errorBody);
-const common = { 400: failed('invalid input: `details` lists each invalid field'), 401: failed('no valid token: `unauthorized`, `invalid_token` or `token_expired`') };
+const common = { 400: failed('invalid input: `details` lists each invalid field; `token_in_query` for a ?token= (header only)'), 401: failed('no valid token: `unauthorized`, `invalid_token` or `token_expired`') };
 const bidFailed = (description: string) => json(description, z.union([bidRejection, errorBody]));
 const notFound = failed('`auction_not_found`');
 
@@ -29,8 +29,12 @@ export default async function restRoutes(fastify: FastifyInstance) {
   app.removeContentTypeParser('text/plain'); // JSON only: any other body is 415
   const auctions = app.auctions;
 
-  // before the body is read or anything validated: who is calling
+  // before the body is read or anything validated: who is calling. REST takes the Authorization header only:
+  // a token in the URL ends up in access logs and browser history, so ?token= is refused on every route.
   app.addHook('onRequest', async (req) => {
+    if (Object.hasOwn(req.query as object, 'token')) {
+      throw new HttpError(400, 'token_in_query', 'send the token in the Authorization header (Bearer); ?token= is for the WebSocket upgrade only');
+    }
     req.identity = await app.authenticate(req);
   });
 
