@@ -479,12 +479,24 @@ export class AuctionClient extends Emitter<ClientEvents> {
     (this.refreshTimer as { unref?: () => void }).unref?.();
   }
 
+  /**
+   * Asks the token provider now and sends its token in band; resolves once the server took it (or at once when
+   * the provider's token lasts no longer than the socket's). Failures are `error` events.
+   */
+  refreshToken(): Promise<void> {
+    this.stopRefresh();
+    return this.refresh();
+  }
+
   private async refresh() {
     this.refreshTimer = undefined;
     const provider = this.opts.token;
     if (typeof provider !== 'function' || this._state !== 'open') return;
     try {
       const token = await provider();
+      // the same token again (or one expiring no later) renews nothing: the server closes at exp, the reconnect asks again
+      const exp = expiryOf(token);
+      if (exp !== undefined && this.tokenExpiresAt !== undefined && exp <= this.tokenExpiresAt) return;
       const r = await this.request<{ expires_at: string }>('authenticate', undefined, { token }, 'fail');
       if (this._state !== 'open') return;
       // the server's word on exp, on the local clock
