@@ -1,7 +1,8 @@
 import { SignJWT, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { createHash } from 'node:crypto';
 
-export type Identity = { userId: string; name?: string };
+/** `expiresAt` (ms since the epoch) is the token's `exp`; absent only for the ?user_id= opt-in mode, which has no token. */
+export type Identity = { userId: string; name?: string; expiresAt?: number };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -28,7 +29,7 @@ export function makeVerifier(o: VerifyOptions) {
       const name = typeof payload.name === 'string' ? payload.name.slice(0, 255) : undefined;
       // a user's name is stored as text, which cannot hold NUL: such a token is refused, not altered
       if (name?.includes('\u0000')) throw new AuthError('invalid_token', 'the token\'s name claim contains a NUL character');
-      return { userId: payload.sub.toLowerCase(), name };
+      return { userId: payload.sub.toLowerCase(), name, expiresAt: payload.exp! * 1000 };
     } catch (err) {
       if (err instanceof AuthError) throw err;
       const code = (err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'token_expired' : 'invalid_token';

@@ -29,8 +29,13 @@ export type SocketConstructor = new (url: string) => SocketLike;
 export type ClientOptions = {
   /** ws(s)://host/ws; a function is asked again before each reconnect (e.g. to pick another instance) */
   url: string | (() => string);
-  /** JWT sent as ?token= (browsers cannot set headers); a function is asked again before each reconnect */
+  /**
+   * JWT sent as ?token= (browsers cannot set headers). A function (a token provider) is asked again before each
+   * reconnect, and before the token's exp, whose fresh token goes in band (`authenticate`) on the open socket.
+   */
   token?: string | (() => string | Promise<string>);
+  /** with a token provider: ask it this long before the token's exp, or halfway through a shorter lifetime, ms (30 000) */
+  refreshBeforeMs?: number;
   /** a WebSocket constructor; defaults to the global one */
   WebSocket?: SocketConstructor;
   /** how long a request waits for its reply, ms (10 000) */
@@ -56,6 +61,8 @@ export type ClientEvents = {
   /** an unrequested server error, or a resubscribe that failed after a reconnect */
   error: AuctionError;
   connected: { reconnect: boolean };
+  /** the server took a fresh token in band: the socket now lasts until `expiresAt` (ms since the epoch) */
+  token_refreshed: { expiresAt: number };
   disconnected: { code: number; reason: string; willReconnect: boolean; delayMs?: number };
   /** every message as it arrived, before any de-duplication (for debugging) */
   message: ServerMessage;
@@ -113,6 +120,9 @@ export class AuctionClient extends Emitter<ClientEvents> {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** the exp of the token the socket holds, ms */
+  private tokenExpiresAt: number | undefined;
   private lastMessageAt = 0;
   private openWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
@@ -322,6 +332,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
       const token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
       url = new URL(typeof this.opts.url === 'function' ? this.opts.url() : this.opts.url);
       if (token) url.searchParams.set('token', token);
+      this.tokenExpiresAt = token ? expiryOf(token) : undefined;
     } catch (err) {
       this.lostBeforeOpen(4000, `could not build the socket URL: ${(err as Error).message}`);
       return;
@@ -354,6 +365,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
     this.attempt = 0;
     this.lastMessageAt = Date.now();
     this.startKeepalive();
+    this.scheduleRefresh();
     // resubscribe every watched auction from its last seq, then everything else still unanswered, in order
     const subscribing = new Set([...this.pending.values()].filter((p) => p.type === 'subscribe').map((p) => p.sub));
     for (const sub of this.subs.values()) {
@@ -392,6 +404,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
 
   private afterLoss(code: number, reason: string) {
     this.stopKeepalive();
+    this.stopRefresh();
     if (this._state === 'closed') return;
     for (const sub of this.subs.values()) sub.suspend();
     const retry = this.everOpened && this.opts.reconnect !== false && code !== CLOSE.normal;
@@ -430,6 +443,7 @@ export class AuctionClient extends Emitter<ClientEvents> {
     this._state = 'closed';
     this.ws = undefined;
     this.stopKeepalive();
+    this.stopRefresh();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     for (const p of [...this.pending.values()]) {
@@ -452,6 +466,52 @@ export class AuctionClient extends Emitter<ClientEvents> {
       this.request('ping', undefined, undefined, 'drop').catch(() => {});
     }, Math.max(100, every / 2));
     (this.keepaliveTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** With a token provider: a fresh token before this one's exp (the server closes with 4001 at exp). */
+  private scheduleRefresh() {
+    this.stopRefresh();
+    if (typeof this.opts.token !== 'function' || this.tokenExpiresAt === undefined) return;
+    const left = this.tokenExpiresAt - Date.now();
+    // the later of `refreshBeforeMs` before exp and halfway: a short-lived token is not asked for in a loop
+    const delay = Math.max(left - (this.opts.refreshBeforeMs ?? 30_000), left / 2, 0);
+    this.refreshTimer = setTimeout(() => void this.refresh(), Math.min(delay, 2 ** 31 - 1));
+    (this.refreshTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Asks the token provider now and sends its token in band; resolves once the server took it (or at once when
+   * the provider's token lasts no longer than the socket's). Failures are `error` events.
+   */
+  refreshToken(): Promise<void> {
+    this.stopRefresh();
+    return this.refresh();
+  }
+
+  private async refresh() {
+    this.refreshTimer = undefined;
+    const provider = this.opts.token;
+    if (typeof provider !== 'function' || this._state !== 'open') return;
+    try {
+      const token = await provider();
+      // the same token again (or one expiring no later) renews nothing: the server closes at exp, the reconnect asks again
+      const exp = expiryOf(token);
+      if (exp !== undefined && this.tokenExpiresAt !== undefined && exp <= this.tokenExpiresAt) return;
+      const r = await this.request<{ expires_at: string }>('authenticate', undefined, { token }, 'fail');
+      if (this._state !== 'open') return;
+      // the server's word on exp, on the local clock
+      this.tokenExpiresAt = Date.parse(r.expires_at) - this.clock.offsetMs;
+      this.emit('token_refreshed', { expiresAt: this.tokenExpiresAt });
+      this.scheduleRefresh();
+    } catch (err) {
+      // not retried here: at exp the server closes (4001) and the reconnect asks the provider again
+      this.emit('error', err instanceof AuctionError ? err : new AuctionError('token_refresh_failed', (err as Error).message));
+    }
+  }
+
+  private stopRefresh() {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
   }
 
   private stopKeepalive() {
@@ -531,5 +591,16 @@ export class AuctionClient extends Emitter<ClientEvents> {
       if (sub) sub.onOutbid(o);
       else this.emit('outbid', o);
     }
+  }
+}
+
+/** A JWT's exp in ms, read (not verified: the server does that) from its payload; undefined when unreadable. */
+function expiryOf(token: string): number | undefined {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const exp = (JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '='))) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -5,8 +5,13 @@ import { ensureUser } from '../domain/users.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Who is calling: from a verified token (or ?user_id= when explicitly allowed). Throws AuthError. */
-    authenticate: (req: FastifyRequest) => Promise<Identity>;
+    /**
+     * Who is calling: from a verified token (or ?user_id= when explicitly allowed). Throws AuthError.
+     * `queryToken`: a token may come as ?token= (the WebSocket upgrade only: browsers cannot set its headers).
+     */
+    authenticate: (req: FastifyRequest, o?: { queryToken?: boolean }) => Promise<Identity>;
+    /** A token's identity (the in-band `authenticate` message). Throws AuthError. */
+    verifyToken: (token: string) => Promise<Identity>;
     /** Browsers may only connect from allowed origins (cross-site WebSocket hijacking). */
     originAllowed: (req: FastifyRequest) => boolean;
   }
@@ -20,10 +25,11 @@ export default fp(async (app) => {
     app.log.warn('AUTH_ALLOW_USER_ID_PARAM is on: anyone can act as any user with ?user_id=. Never use this in production.');
   }
 
-  app.decorate('authenticate', async (req: FastifyRequest) => {
+  app.decorate('verifyToken', verify);
+  app.decorate('authenticate', async (req: FastifyRequest, o: { queryToken?: boolean } = {}) => {
     const header = req.headers.authorization;
     const query = req.query as Record<string, string | undefined>;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : query.token;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : o.queryToken ? query.token : undefined;
     let who: Identity;
     if (token) {
       who = await verify(token);
@@ -31,7 +37,7 @@ export default fp(async (app) => {
       if (!isUuid(query.user_id)) throw new AuthError('invalid_user_id', 'user_id must be a UUID');
       who = { userId: query.user_id.toLowerCase() };
     } else {
-      throw new AuthError('unauthorized', 'a bearer token is required (Authorization header or ?token=)');
+      throw new AuthError('unauthorized', o.queryToken ? 'a bearer token is required (Authorization header or ?token=)' : 'a bearer token is required (Authorization header)');
     }
     await ensureUser(app.pg.sql, who.userId, who.name);
     return who;

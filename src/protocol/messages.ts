@@ -47,6 +47,8 @@ export type ServerMessages = {
   auction_cancelled: { auction_id: string; seq: number; data: AuctionCancelledData };
   outbid: { auction_id: string; seq: number; data: OutbidData };
   pong: {};
+  /** the reply to `authenticate`: the socket now closes (4001) at `expires_at` (RFC 3339) */
+  authenticated: { data: { expires_at: string } };
   error: { auction_id?: string; error: ErrorBody };
 };
 

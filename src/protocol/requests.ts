@@ -74,6 +74,8 @@ export const clientMessage = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('list_auctions'), data: listAuctionsData.optional() }).strict(),
   z.object({ ...base, type: z.literal('list_bids'), auction_id: uuid, data: listBidsData.optional() }).strict(),
   z.object({ ...base, type: z.literal('ping'), data: z.unknown().optional() }).strict(),
+  // a fresh token for the same user, before the current one's exp: the socket stays open past it
+  z.object({ ...base, type: z.literal('authenticate'), data: z.object({ token: z.string().min(1).max(8192) }).strict() }).strict(),
 ]);
 
 export type ClientMessage = z.infer<typeof clientMessage>;

@@ -1,6 +1,7 @@
 // One handler per client message type. Each takes only the operations it needs; what it replies is built
 // in protocol/render.ts. A handler throws for an error reply (session.ts maps it).
 import { createAuctionInput } from '../domain/auctions.ts';
+import { AuthError, type Identity } from '../auth/tokens.ts';
 import type { AuctionService } from '../domain/service.ts';
 import type { ServerMessage } from '../protocol/messages.ts';
 import { accepted, auctionList, bidList, bought, errorMessage, message, rejected, snapshot } from '../protocol/render.ts';
@@ -19,16 +20,22 @@ export type SessionContext = {
   readonly closing: boolean;
   /** this socket's budget of replayed bids (subscribe with since_seq) */
   readonly replayBudget: ReplayBudget;
+  /** the socket closes with 4001 at this time (ms since the epoch) */
+  expireAt(expiresAt: number): void;
 };
 
 export type Handler<T extends ClientType> = (m: Extract<ClientMessage, { type: T }>, s: SessionContext) => Promise<void>;
 export type Handlers = { [T in ClientType]: Handler<T> };
 
-export type HandlerDeps = { auctions: AuctionService; feeds: Pick<Feeds, 'subscribe'>; maxSubscriptions: number };
+export type HandlerDeps = {
+  auctions: AuctionService; feeds: Pick<Feeds, 'subscribe'>; maxSubscriptions: number;
+  verifyToken: (token: string) => Promise<Identity>;
+};
 
 export function makeHandlers(d: HandlerDeps): Handlers {
   return {
     ping: ping(),
+    authenticate: authenticate(d.verifyToken),
     subscribe: subscribe(d),
     unsubscribe: unsubscribe(d.auctions),
     place_bid: placeBid(d.auctions),
@@ -44,6 +51,23 @@ const notFound = (rid: string | undefined, auctionId: string) => errorMessage('a
 
 function ping(): Handler<'ping'> {
   return async (m, s) => s.reply(message<'pong'>({ type: 'pong', request_id: m.request_id }));
+}
+
+/** A refused token leaves the socket as it was: the old token's exp still closes it. */
+function authenticate(verify: HandlerDeps['verifyToken']): Handler<'authenticate'> {
+  return async (m, s) => {
+    const rid = m.request_id;
+    let who: Identity;
+    try {
+      who = await verify(m.data.token);
+    } catch (err) {
+      if (err instanceof AuthError) return s.reply(errorMessage(err.code, err.message, rid));
+      throw err;
+    }
+    if (who.userId !== s.userId) return s.reply(errorMessage('subject_mismatch', 'the token is for another user; this socket stays its own user\'s', rid));
+    s.expireAt(who.expiresAt!);
+    s.reply(message<'authenticated'>({ type: 'authenticated', request_id: rid, data: { expires_at: new Date(who.expiresAt!).toISOString() } }));
+  };
 }
 
 /** Subscribing again replaces the subscription (a resume with since_seq); the snapshot goes out inside the feed. */

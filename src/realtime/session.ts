@@ -34,6 +34,7 @@ export type SessionDeps = {
 };
 
 const settled = Promise.resolve();
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One connected user: each frame parsed and validated, run by its handler in order, and answered; also a
@@ -52,6 +53,7 @@ export class Session implements Subscriber, SessionContext {
   private logger: FastifyBaseLogger | undefined;
   private ended = false;
   private replays: TokenBucket | undefined;
+  private expiry: NodeJS.Timeout | undefined;
 
   constructor(transport: SocketTransport, userId: string, deps: SessionDeps) {
     this.transport = transport;
@@ -116,9 +118,20 @@ export class Session implements Subscriber, SessionContext {
     return next;
   }
 
+  /** At `expiresAt` (its token's exp) the socket closes with 4001, unless an `authenticate` moves it. */
+  expireAt(expiresAt: number) {
+    clearTimeout(this.expiry);
+    const wait = expiresAt - Date.now();
+    // setTimeout holds at most 2^31-1 ms (24.8 days): a longer token re-arms on the way
+    this.expiry = wait > MAX_TIMER_MS ? setTimeout(() => this.expireAt(expiresAt), MAX_TIMER_MS)
+      : setTimeout(() => this.close(CLOSE.tokenExpired, 'token expired: reconnect with a fresh token'), Math.max(0, wait));
+    this.expiry.unref();
+  }
+
   /** The socket closed: every membership and the user's channel are let go. */
   async end() {
     this.ended = true;
+    clearTimeout(this.expiry);
     void this.personal?.close();
     const held = [...this.subscriptions.values()];
     this.subscriptions.clear();

@@ -47,7 +47,7 @@ export default fp(async (app: FastifyInstance) => {
 
   const limits: TransportLimits = { maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, ratePerSec: c.WS_RATE_LIMIT_PER_SEC, burst: c.WS_RATE_BURST };
   const deps: SessionDeps = {
-    handlers: makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS }),
+    handlers: makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS, verifyToken: app.verifyToken }),
     hub, userName: (id) => app.auctions.userName(id), log: app.log, requestTimeoutMs: c.REQUEST_TIMEOUT_MS, ratePerSec: c.WS_RATE_LIMIT_PER_SEC,
     replayRowsPerSec: c.WS_REPLAY_ROWS_PER_SEC, replayBurst: c.WS_REPLAY_BURST,
     userRatePerSec: c.WS_USER_RATE_LIMIT_PER_SEC, takeUserMessage: (userId) => userLimits.takeMessage(userId),
@@ -91,7 +91,7 @@ export default fp(async (app: FastifyInstance) => {
           .send({ error: { code: 'rate_limited', message: `more than ${c.WS_UPGRADES_PER_IP_PER_MIN} upgrades per minute from this address` } });
       }
       try {
-        req.identity = await app.authenticate(req);
+        req.identity = await app.authenticate(req, { queryToken: true });
       } catch (err) {
         if (err instanceof AuthError) return reply.code(401).send({ error: { code: err.code, message: err.message } });
         throw err;
@@ -107,6 +107,8 @@ export default fp(async (app: FastifyInstance) => {
   }, (socket, req) => {
     const session = new Session(new SocketTransport(socket, limits, req.raw.socket), req.identity!.userId, deps);
     connections.add(session);
+    // one timer per socket (a Timeout object, ~100 bytes): a close at exp to the millisecond; ?user_id= has none
+    if (req.identity!.expiresAt !== undefined) session.expireAt(req.identity!.expiresAt);
     metrics.connections.inc();
     // attach handlers synchronously so no early frame is missed
     socket.on('message', (raw, isBinary) => void session.onFrame(raw, isBinary));

@@ -13,6 +13,10 @@ let me = '';
 let room: Room | undefined;
 let auctions = new Map<string, AuctionSnapshot>();
 let timers: ReturnType<typeof setInterval>[] = [];
+/** when the socket's token expires (the server closes it then), ms */
+let tokenExpires: number | undefined;
+/** warn this long before the token expires */
+const WARN_BEFORE_MS = 60_000;
 
 // ---- sign-in: a token from #token=… (taken out of the address bar, any time) or the form; kept for this tab only
 
@@ -29,6 +33,16 @@ function takeTokenFromHash(): string | undefined {
 function signIn(token: string) {
   sessionStorage.setItem(TOKEN_KEY, token);
   start(token);
+}
+
+/** A new token for the signed-in user goes to the open socket in band (no reconnect); another user's signs in anew. */
+function tokenGiven(token: string) {
+  const c = claims(token);
+  const expires = expiry(c);
+  const current = client;
+  if (!current || current.state !== 'open' || c.sub !== me || expires === undefined || expires <= Date.now()) return signIn(token);
+  sessionStorage.setItem(TOKEN_KEY, token);
+  void current.refreshToken();
 }
 
 /** Back to the sign-in form, saying why. */
@@ -160,6 +174,7 @@ function start(token: string) {
   const c = claims(token);
   const expires = expiry(c);
   if (expires !== undefined && expires <= Date.now()) return signedOut(expiredText(expires));
+  tokenExpires = expires;
   me = c.sub ?? '';
   text('whoami', c.name ?? 'signed in');
   show('signin', false);
@@ -181,7 +196,12 @@ function start(token: string) {
   current.on('disconnected', (e) => {
     showState();
     // a token that ran out while the page was open cannot reconnect: say so instead of retrying for ever
-    if (e.willReconnect && expires !== undefined && expires <= Date.now()) signedOut(expiredText(expires));
+    if (e.willReconnect && tokenExpires !== undefined && tokenExpires <= Date.now()) signedOut(expiredText(tokenExpires));
+  });
+  // a new #token= for the same user, taken in band
+  current.on('token_refreshed', (e) => {
+    tokenExpires = e.expiresAt;
+    if ($('notice').dataset.kind === 'expiring') $('notice').hidden = true;
   });
   // the user's own channel: an outbid on an auction not open here
   current.on('outbid', (e) => {
@@ -194,7 +214,12 @@ function start(token: string) {
     if (e.data.winner_id === me) notice(`You won ${name} for ${money(e.data.final_price)}!`, e.auction_id, 'result');
     void loadList();
   });
-  current.on('error', (err) => console.warn('auction client:', err.code, err.message));
+  current.on('error', (err) => {
+    if (err.code === 'subject_mismatch' || err.code === 'invalid_token' || err.code === 'token_expired') {
+      notice(`The new token was not accepted (${err.code}): you stay signed in until ${clock(tokenExpires ?? Date.now())}.`, undefined, 'expiring');
+    }
+    console.warn('auction client:', err.code, err.message);
+  });
   current.connect().then(() => {
     showState();
     void loadList();
@@ -204,8 +229,18 @@ function start(token: string) {
     signedOut('The auction server did not accept the connection. The token may be for another server, or the server is down: '
       + 'paste a new token, or try again in a moment.');
   });
-  timers.push(setInterval(() => room?.tick(), 250));
+  timers.push(setInterval(() => {
+    room?.tick();
+    warnExpiring();
+  }, 250));
   timers.push(setInterval(() => { if (current.state === 'open') void loadList(); }, 15_000));
+}
+
+/** Shortly before the token expires: a notice saying how to stay signed in (a new #token= in the address bar). */
+function warnExpiring() {
+  const n = $('notice');
+  if (tokenExpires === undefined || tokenExpires - Date.now() > WARN_BEFORE_MS || (!n.hidden && n.dataset.kind === 'expiring')) return;
+  notice(`Your sign-in token expires at ${clock(tokenExpires)}. Open this page with a new #token=… to stay signed in without reconnecting.`, undefined, 'expiring');
 }
 
 // ---- wiring
@@ -239,7 +274,7 @@ $('buy-now').addEventListener('click', () => void room?.buyNow());
 $('notice').addEventListener('click', (ev) => { if (ev.target === $('notice')) $('notice').hidden = true; });
 window.addEventListener('hashchange', () => {
   const token = takeTokenFromHash();
-  if (token) signIn(token); // a token given after load signs in again
+  if (token) tokenGiven(token); // a token given after load: renews the sign-in in band, or signs in as its user
   else if (client) route();
 });
 

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { freshDb } from '../helpers/db.ts';
-import { startInstance, tokenFor } from '../helpers/app.ts';
+import WebSocket from 'ws';
+import { Client, startInstance, tokenFor } from '../helpers/app.ts';
+import { CLOSE } from '../../src/protocol/close-codes.ts';
 import { clientFor } from '../client/helpers.ts';
 import { auctionInput } from '../helpers/fixtures.ts';
 import { shoot } from './shots.ts';
@@ -97,6 +99,35 @@ async function run() {
     t.equal(await page.textContent('#whoami'), 'page-late');
     t.equal(await visible(page, '#signin'), false);
     t.notMatch(page.url(), /token=/, 'the token left the address bar');
+    t.same(errors, []);
+  });
+
+  t.test('a short-lived token: a warning, a new #token= taken in band (no reconnect), and a sign-in notice at exp', async (t) => {
+    const { page, errors } = await openAs(t, inst.http);
+    await page.locator('#signin:not([hidden])').waitFor();
+    // 2 s tokens (exp has whole seconds, so 1-2 s left): the test waits for the close, not for a timer
+    const short = await tokenFor('page-short', { ttlSeconds: 2 });
+    await page.evaluate((tok) => { location.hash = `token=${tok}`; }, short.token);
+    await page.locator('#conn[data-state="open"]').waitFor();
+    await waitText(page, '#notice', /sign-in token expires at .*new #token=/);
+    const before = [...inst.app.connections].filter((c) => c.userId === short.userId);
+    t.equal(before.length, 1, 'one socket');
+    const fresh = await tokenFor('page-short', { ttlSeconds: 600 });
+    await page.evaluate((tok) => { location.hash = `token=${tok}`; }, fresh.token);
+    await page.locator('#notice[hidden]').waitFor({ state: 'attached' });
+    // a plain socket with the first token: its close (4001) marks that token's exp
+    const control = new Client(new WebSocket(`${inst.ws}?token=${short.token}`), short.userId);
+    t.teardown(() => control.ws.terminate());
+    t.equal(await control.closed(5000), CLOSE.tokenExpired, 'the first token expired');
+    t.ok(inst.app.connections.has(before[0]) && !before[0].closing, 'the page kept its socket (no reconnect)');
+    t.equal(await page.getAttribute('#conn', 'data-state'), 'open');
+    t.equal(await visible(page, '#main'), true, 'still signed in');
+
+    const lapsed = await tokenFor('page-lapsed', { ttlSeconds: 2 });
+    await page.evaluate((tok) => { location.hash = `token=${tok}`; }, lapsed.token);
+    await waitText(page, '#whoami', /page-lapsed/);
+    await waitText(page, '#signin-reason', /token expired at .*Get a new one/);
+    t.equal(await visible(page, '#main'), false, 'at exp the page asks for a new token');
     t.same(errors, []);
   });
 

@@ -117,8 +117,9 @@ export class Client {
   }
 }
 
-export async function connectClient(t: Test, inst: { ws: string }, user: string, opts: { headers?: Record<string, string>; query?: string } = {}) {
-  const { token, userId } = await tokenFor(user);
+export async function connectClient(t: Test, inst: { ws: string }, user: string,
+  opts: { headers?: Record<string, string>; query?: string; ttlSeconds?: number } = {}) {
+  const { token, userId } = await tokenFor(user, { ttlSeconds: opts.ttlSeconds });
   const url = `${inst.ws}?${opts.query ?? `token=${token}`}`;
   const ws = new WebSocket(url, { headers: opts.headers });
   const client = new Client(ws, userId);

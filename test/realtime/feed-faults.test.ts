@@ -69,10 +69,13 @@ t.test('a read that never settles fails its step after the read deadline; the ne
   await handle!.unsubscribe();
 });
 
+// this test sends no authenticate message
+const refuseTokens = async (): Promise<never> => { throw new Error('no tokens in this test'); };
+
 t.test('a socket whose replay broke after its snapshot is closed with 1013 (reconnect and resume)', async (t) => {
   const ws = fakeSocket();
   const session = new Session(new SocketTransport(ws, { maxBufferedBytes: 1 << 20, ratePerSec: 100, burst: 100 }), u, {
-    handlers: makeHandlers({ auctions, feeds, maxSubscriptions: 10 }), hub, userName: auctions.userName, log, requestTimeoutMs: 5000, ratePerSec: 100,
+    handlers: makeHandlers({ auctions, feeds, maxSubscriptions: 10, verifyToken: refuseTokens }), hub, userName: auctions.userName, log, requestTimeoutMs: 5000, ratePerSec: 100,
     userRatePerSec: 100, takeUserMessage: () => true, replayRowsPerSec: 1000, replayBurst: 1000,
   });
   bids = 'fail';

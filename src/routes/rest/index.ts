@@ -19,7 +19,7 @@ const idempotency = z.looseObject({
 
 const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
 const failed = (description: string) => json(description, errorBody);
-const common = { 400: failed('invalid input: `details` lists each invalid field'), 401: failed('no valid token: `unauthorized`, `invalid_token` or `token_expired`'),
+const common = { 400: failed('invalid input: `details` lists each invalid field; `token_in_query` for a ?token= (header only)'), 401: failed('no valid token: `unauthorized`, `invalid_token` or `token_expired`'),
   429: failed('`rate_limited`: over REST_RATE_LIMIT_PER_MIN; Retry-After says when to try again') };
 const bidFailed = (description: string) => json(description, z.union([bidRejection, errorBody]));
 const notFound = failed('`auction_not_found`');
@@ -41,6 +41,10 @@ export default async function restRoutes(fastify: FastifyInstance) {
 
   // before the body is read or anything validated: who is calling, and whether they are over their rate
   app.addHook('onRequest', async (req, reply) => {
+    // REST takes the Authorization header only: a token in the URL ends up in access logs and browser history
+    if (Object.hasOwn(req.query as object, 'token')) {
+      throw new HttpError(400, 'token_in_query', 'send the token in the Authorization header (Bearer); ?token= is for the WebSocket upgrade only');
+    }
     let refused: unknown;
     try {
       req.identity = await app.authenticate(req);
