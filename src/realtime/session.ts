@@ -14,7 +14,7 @@ import type { Outgoing } from './frames.ts';
 import type { Handlers, SessionContext } from './handlers.ts';
 import { PersonalChannel } from './personal.ts';
 import type { SocketTransport } from './transport.ts';
-import { TokenBucket } from './user-limits.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 export type SessionDeps = {
   handlers: Handlers;

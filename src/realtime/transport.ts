@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { metrics } from '../metrics.ts';
 import { CLOSE } from '../protocol/close-codes.ts';
 import type { Outgoing } from './frames.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 /** The part of a `ws` socket the transport uses. */
 export type WsLike = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount' | 'extensions' | 'send' | 'close' | 'terminate' | 'ping'>
@@ -29,8 +30,8 @@ export class SocketTransport {
   /** the TCP socket under `ws`, written to directly with broadcast frames; undefined when an extension is negotiated */
   private tcp: TcpLike | undefined;
   private limits: TransportLimits;
-  private tokens: number;
-  private lastRefill: number;
+  /** made by the first message: a socket that never speaks holds none */
+  private bucket: TokenBucket | undefined;
   private strikes = 0;
   private alive = true;
   private closed = false;
@@ -40,8 +41,6 @@ export class SocketTransport {
     this.ws = ws;
     this.limits = limits;
     this.now = now;
-    this.tokens = limits.burst;
-    this.lastRefill = now();
     // ws frames nothing itself then: a broadcast frame written to the TCP socket cannot land inside another frame
     this.tcp = ws.extensions === '' ? tcp : undefined;
     ws.on('pong', () => { this.alive = true; });
@@ -102,15 +101,8 @@ export class SocketTransport {
   }
 
   private take(): boolean {
-    const { ratePerSec, burst } = this.limits;
-    const now = this.now();
-    this.tokens = Math.min(burst, this.tokens + ((now - this.lastRefill) / 1000) * ratePerSec);
-    this.lastRefill = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      this.strikes = 0;
-      return true;
-    }
-    return false;
+    const taken = (this.bucket ??= new TokenBucket(this.limits.ratePerSec, this.limits.burst, this.now)).take();
+    if (taken) this.strikes = 0;
+    return taken;
   }
 }
