@@ -20,4 +20,5 @@ COPY --from=build /app/dist ./dist
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
 EXPOSE 8080
 USER node
-CMD ["node", "src/server.ts"]
+# the young generation capped at 16 MiB per semi-space: V8 would grow it to 64 MiB on a large machine (docs/scaling.md)
+CMD ["node", "--max-semi-space-size=16", "src/server.ts"]

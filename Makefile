@@ -46,7 +46,7 @@ schema: install
 	$(NODE) src/cli/schema.ts
 
 run: install build
-	$(NODE) src/cli/run.ts
+	$(NODE) --max-semi-space-size=16 src/cli/run.ts
 
 bench: install
 	$(NODE) bench/run.ts

@@ -1,5 +1,6 @@
 // The orchestrator's child processes: every one it forks is tracked so that a failed scenario can stop them all.
 import { sleep, startChild, type Child, type ChildMsg } from './lib.ts';
+import { readFileSync } from 'node:fs';
 import { BENCH_ENV } from './settings.ts';
 import type { WatchResult } from './watchers.ts';
 
@@ -20,8 +21,12 @@ export const stopAll = () => { for (const c of children) c.stop(); };
  */
 export type Server = { url: string; child: Child<never>; stats: () => Promise<ChildMsg>; profile: (on: boolean) => Promise<unknown>; close: () => Promise<void> };
 
+/** The V8 flags of the production entry (package.json's start script): every server here runs with them. */
+const INSTANCE_FLAGS = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } })
+  .scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
+
 export async function startProcess(file: string, params: Record<string, unknown>, opts: { nofile?: number; gc?: boolean } = {}): Promise<Server> {
-  const c = child<never>(file, params, { nofile: opts.nofile ?? 100_000, execArgv: opts.gc ? ['--expose-gc'] : [] });
+  const c = child<never>(file, params, { nofile: opts.nofile ?? 100_000, execArgv: [...INSTANCE_FLAGS, ...(opts.gc ? ['--expose-gc'] : [])] });
   const ready = await c.ready;
   return {
     url: (ready.url as string | undefined) ?? `ws://127.0.0.1:${ready.port}/ws`,

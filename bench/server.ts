@@ -1,7 +1,7 @@
 // One service instance in its own process, so load generators never share its event loop.
 // Parent messages (bench/serve-parent.ts): {type:'stats'} -> memory and counts too; {type:'close'} -> graceful close, exit.
 import { openSync, readSync } from 'node:fs';
-import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { join } from 'node:path';
 import { build } from '../src/build.ts';
 import { loadConfig } from '../src/config.ts';
@@ -29,7 +29,9 @@ function memory() {
 }
 function v8heap() {
   const s = getHeapStatistics();
-  return { heapUsed: s.used_heap_size, external: s.external_memory };
+  // committed bytes per V8 space: the young generation grows under a burst of connections and is part of RSS
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, x.space_size]));
+  return { heapUsed: s.used_heap_size, heapCommitted: s.total_heap_size, external: s.external_memory, spaces };
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -50,7 +52,7 @@ serveParent({
     // commit (data.time) to the start of this instance's broadcast, cumulative bucket counts
     const lag = (await metrics.notifyLag.get()).values.filter((v) => v.metricName === 'auction_notify_to_send_seconds_bucket')
       .map((v) => [String(v.labels.le), v.value] as [string, number]); // '+Inf' survives JSON, Infinity would not
-    return { dbSeconds: dbSum, dbCalls: dbCount, lag, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external,
+    return { dbSeconds: dbSum, dbCalls: dbCount, lag, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, spaces: mem.spaces,
       feeds: app.feeds.size, batches: count, batchedBids: sum };
   },
   more: {
