@@ -39,6 +39,7 @@ export const configSchema = z.object({
   WS_REPLAY_BURST: int(10_000, 1, 10_000_000),
   WS_HEARTBEAT_MS: int(30_000, 100, 3_600_000),
   WS_MAX_BUFFERED_BYTES: int(1 << 20, 1024, 1 << 30),
+  WS_BROADCAST_COALESCE_MS: int(0, 0, 1000),
   SHUTDOWN_GRACE_MS: int(5_000, 0, 600_000),
 
   JWT_SECRET: z.string().min(32, 'the key needs at least 32 characters').optional(),

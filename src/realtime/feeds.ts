@@ -48,6 +48,12 @@ export type FeedOptions = {
   /** after the LISTEN connection came back, how long to wait before refresh attempt n (0-based) fails over to n+1 */
   resyncDelayMs?: (attempt: number) => number;
   resyncAttempts?: number;
+  /**
+   * WS_BROADCAST_COALESCE_MS: a notification waits this long for others on the same auction, so that they go out
+   * in one write per socket (0: at once). `timer` is the clock that waits, replaceable in tests.
+   */
+  coalesceMs?: number;
+  timer?: (fn: () => void, ms: number) => void;
 };
 
 /** Sockets written to between two turns of the event loop: a broadcast to 10,000 must not hold it for 100 ms. */
@@ -56,6 +62,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** A batch this large goes out before more is added, so one write stays far below WS_MAX_BUFFERED_BYTES. */
 const BATCH_CHARS = 32 * 1024;
 
+type Coalesce = { ms: number; timer: (fn: () => void, ms: number) => void };
 type Reads = { auction(): Promise<NamedAuction | undefined>; bids(after: number): Promise<BidRow[]>; userName(id: string): Promise<string> };
 
 /**
@@ -81,11 +88,13 @@ class AuctionFeed {
   private unlisten: (() => Promise<void>) | undefined;
   private reads: Reads;
   private log: FastifyBaseLogger;
+  private coalesce: Coalesce;
 
-  constructor(id: string, reads: Reads, log: FastifyBaseLogger) {
+  constructor(id: string, reads: Reads, log: FastifyBaseLogger, coalesce: Coalesce) {
     this.id = id;
     this.reads = reads;
     this.log = log;
+    this.coalesce = coalesce;
   }
 
   get idle() {
@@ -241,7 +250,9 @@ class AuctionFeed {
     this.inbox.push(e);
     if (this.draining) return;
     this.draining = true;
-    void this.run(() => this.drain());
+    const { ms, timer } = this.coalesce;
+    if (ms > 0) timer(() => void this.run(() => this.drain()), ms);
+    else void this.run(() => this.drain());
   }
 
   private async drain() {
@@ -287,6 +298,7 @@ export class Feeds {
   private readDeadlineMs: number;
   private resyncAttempts: number;
   private resyncDelayMs: (attempt: number) => number;
+  private coalesce: Coalesce;
 
   constructor(source: FeedSource, hub: ChannelHub, log: FastifyBaseLogger, opts: FeedOptions = {}) {
     this.source = source;
@@ -295,6 +307,7 @@ export class Feeds {
     this.readDeadlineMs = opts.readDeadlineMs ?? 5_000;
     this.resyncAttempts = opts.resyncAttempts ?? 20;
     this.resyncDelayMs = opts.resyncDelayMs ?? ((attempt) => Math.min(2000, 100 * 2 ** attempt));
+    this.coalesce = { ms: opts.coalesceMs ?? 0, timer: opts.timer ?? ((fn, ms) => { setTimeout(fn, ms); }) };
     hub.onResync(() => this.resync());
   }
 
@@ -334,7 +347,7 @@ export class Feeds {
       bids: (after) => this.bounded(this.source.bidsSince(auctionId, after, 1000), 'reading bids'),
       userName: (id) => this.bounded(this.source.userName(id), "reading a bidder's name"),
     };
-    const feed = new AuctionFeed(auctionId, reads, this.log);
+    const feed = new AuctionFeed(auctionId, reads, this.log, this.coalesce);
     this.feeds.set(auctionId, feed);
     feed.listen(this.hub, () => {
       if (this.feeds.get(auctionId) === feed) this.feeds.delete(auctionId);

@@ -33,7 +33,7 @@ export default fp(async (app: FastifyInstance) => {
   const c = app.config;
   const hub = new ListenHub(c.databaseUrl, app.log.child({ part: 'listen' }));
   await hub.start();
-  const feeds = new Feeds(app.auctions, hub, app.log.child({ part: 'feeds' }));
+  const feeds = new Feeds(app.auctions, hub, app.log.child({ part: 'feeds' }), { coalesceMs: c.WS_BROADCAST_COALESCE_MS });
   const connections = new Set<Session>();
   app.decorate('listenHub', hub);
   app.decorate('feeds', feeds);

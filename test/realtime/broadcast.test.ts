@@ -80,6 +80,45 @@ t.test('notifications that arrive before the feed takes its next step go out tog
   t.equal(feeds.size, 0, 'the last member gone, the feed is dropped');
 });
 
+t.test('with WS_BROADCAST_COALESCE_MS a notification waits for the window, and what came in it goes out in one write', async (t) => {
+  const handlers = new Map<string, (payload: string) => void>();
+  const hub: ChannelHub = { subscribe: async (c, h) => { handlers.set(c, h); return async () => {}; }, onResync: () => {} };
+  // the window's clock is the test's: it closes when the test says so
+  const windows: { fn: () => void; ms: number }[] = [];
+  const feeds = new Feeds(inst.app.auctions, hub, inst.app.log, { coalesceMs: 25, timer: (fn, ms) => windows.push({ fn, ms }) });
+  const { id } = await makeAuction(db.sql);
+  const writes: Outgoing[] = [];
+  let wrote: () => void = () => {};
+  const sub: Subscriber = { send: (m) => { if (typeof m !== 'string') { writes.push(m); wrote(); } }, resubscribe: () => t.fail('resubscribe') };
+  const handle = await feeds.subscribe(id, sub, { onSnapshot: () => {} });
+  const notify = (seq: number) => handlers.get(`auction:${id}`)!(JSON.stringify({
+    type: 'bid_placed', auction_id: id, seq, bid_id: `00000000-0000-4000-8000-00000000000${seq}`, user_id: '00000000-0000-4000-8000-000000000001',
+    amount: `${10 + seq}.00`, kind: 'bid', reserve_met: true, min_next_bid: `${11 + seq}.00`, buy_now_price: null, time: new Date().toISOString() }));
+  notify(1);
+  // turns of the event loop pass: without the window closing nothing is written
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  notify(2);
+  t.same(writes, [], 'nothing written while the window is open');
+  t.same(windows.map((w) => w.ms), [25], 'one window for both notifications');
+  const written = new Promise<void>((resolve) => { wrote = resolve; });
+  windows[0].fn();
+  await written;
+  t.same(writes.map((w) => w.texts.map((x) => JSON.parse(x).seq)), [[1, 2]], 'both in one write');
+  await handle!.unsubscribe();
+});
+
+t.test('an instance started with WS_BROADCAST_COALESCE_MS delivers every bid, in order', async (t) => {
+  const coalescing = await startInstance(t, db.url, { WS_BROADCAST_COALESCE_MS: '20' });
+  const seller = await connectClient(t, coalescing, 'c-seller');
+  const bidder = await connectClient(t, coalescing, 'c-bidder');
+  const watcher = await connectClient(t, coalescing, 'c-watcher');
+  const id = await seller.createAuction({ startingPrice: 1 });
+  await watcher.request({ type: 'subscribe', auction_id: id });
+  await Promise.all([2, 4, 6, 8, 10].map((amount) => bidder.send({ type: 'place_bid', auction_id: id, data: { amount } })));
+  await watcher.next((m) => m.type === 'bid_placed' && m.seq === 5);
+  t.same(watcher.bids(id).map((m) => m.seq), [1, 2, 3, 4, 5]);
+});
+
 t.test('textFrame is a valid unmasked text frame at every length encoding', async (t) => {
   // ws's frame parser (exported, though @types/ws does not declare it)
   const { Receiver } = ws as unknown as { Receiver: new (o: { isServer: boolean }) => import('node:stream').Writable };
