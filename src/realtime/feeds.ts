@@ -78,13 +78,20 @@ class AuctionFeed {
   /** LISTEN failed: joiners must not join a feed that hears nothing */
   private failed = false;
   private known: KnownStatus | undefined;
-  private readonly members = new Set<Subscriber>();
+  /** each member with the number of batches it has been written (see flush) */
+  private readonly members = new Map<Subscriber, number>();
   private chain: Promise<void> = Promise.resolve();
   /** notifications not yet taken by a drain step, and whether one is queued in the chain */
   private inbox: AuctionEvent[] = [];
   private draining = false;
-  /** messages for every member not yet written */
+  /** messages for every member not yet sealed into a batch */
   private out: Outgoing | undefined;
+  /** batches sealed so far; the last `pending.length` of them are not yet written to every member */
+  private level = 0;
+  private pending: Outgoing[] = [];
+  /** what a member `level - k` batches behind is written, made once per level for all such members */
+  private behind = new Map<number, Outgoing>();
+  private passing = false;
   private unlisten: (() => Promise<void>) | undefined;
   private reads: Reads;
   private log: FastifyBaseLogger;
@@ -141,7 +148,7 @@ class AuctionFeed {
             throw err;
           }
         }
-        this.members.add(sub);
+        this.members.set(sub, this.level); // its snapshot and replay cover every batch so far
         metrics.subscriptions.inc();
         return a;
       });
@@ -185,24 +192,72 @@ class AuctionFeed {
   /** Adds a message for every current member to the batch that `flush` writes. */
   private async emit(m: ServerMessage) {
     (this.out ??= new Outgoing()).add(m);
-    if (this.out.size >= BATCH_CHARS) await this.flush();
+    if (this.out.size < BATCH_CHARS) return;
+    if (this.passing) this.seal(); // a catch-up during a pass: the members not yet reached get it in this pass
+    else await this.flush();
+  }
+
+  /** The batch being built becomes the next level. */
+  private seal() {
+    if (!this.out) return;
+    this.pending.push(this.out);
+    this.out = undefined;
+    this.level++;
+    this.behind.clear();
   }
 
   /**
-   * Writes the batch to every member, one write each. Runs inside the chain, so later events wait for it;
-   * between slices of sockets it lets the loop run (replies, pings, notifications). Members join only
-   * inside the chain, so none joins halfway; one that leaves halfway is skipped.
+   * Writes every member what it has not been written yet, one write each. Runs inside the chain, so later
+   * events wait for it; between slices of sockets it lets the loop run (replies, pings, notifications), and
+   * what arrived meanwhile joins the pass: the members not yet reached get it with the rest in the same write,
+   * those already written get it in the next pass. So at a busy auction no member waits two passes for an
+   * event. Members join only inside the chain, so none joins halfway; one that leaves halfway is skipped.
    */
   private async flush() {
-    const out = this.out;
-    if (!out) return;
-    this.out = undefined;
-    let n = 0;
-    for (const s of this.members) {
-      s.send(out);
-      if (++n % SLICE === 0) await nextTurn();
+    this.seal();
+    if (this.pending.length === 0) return;
+    this.passing = true;
+    try {
+      let n = 0;
+      let sends = 0;
+      for (let again = true; again;) {
+        again = false;
+        for (const [s, got] of this.members) {
+          if (got < this.level) {
+            const out = this.since(got);
+            s.send(out);
+            sends += out.texts.length;
+            this.members.set(s, this.level);
+          }
+          if (++n % SLICE === 0) {
+            await nextTurn();
+            if (await this.absorb()) again = true;
+          }
+        }
+      }
+      metrics.fanoutSends.inc(sends);
+    } finally {
+      this.passing = false;
+      this.pending = [];
+      this.behind.clear();
     }
-    metrics.fanoutSends.inc(n * out.texts.length);
+  }
+
+  /** The batches after the first `got`, joined: one per level and lag, shared by every member at that lag. */
+  private since(got: number): Outgoing {
+    const lag = this.level - got;
+    let o = this.behind.get(lag);
+    if (!o) this.behind.set(lag, (o = Outgoing.joined(this.pending.slice(this.pending.length - lag))));
+    return o;
+  }
+
+  /** Mid-pass: applies the notifications that arrived since the pass began; true when they made a new batch. */
+  private async absorb(): Promise<boolean> {
+    if (this.inbox.length === 0) return false;
+    const before = this.level;
+    await this.applyAll();
+    this.seal();
+    return this.level > before;
   }
 
   /** Calls `fn` for each stored bid with after < seq <= upTo, in seq order, a page at a time. */
@@ -256,9 +311,14 @@ class AuctionFeed {
   }
 
   private async drain() {
+    this.draining = false; // what arrives from here on waits for the next step (or joins this one's pass)
+    await this.applyAll();
+    await this.flush();
+  }
+
+  private async applyAll() {
     const events = this.inbox;
     this.inbox = [];
-    this.draining = false; // what arrives from here on waits for the next step
     for (const e of events) {
       try {
         await this.apply(e);
@@ -267,7 +327,6 @@ class AuctionFeed {
         this.log.error({ err, auction: this.id }, 'feed step failed');
       }
     }
-    await this.flush();
   }
 
   private async apply(e: AuctionEvent) {

@@ -16,6 +16,18 @@ export class Outgoing {
     if (m) this.add(m);
   }
 
+  /** The messages of several batches in order, as one write; nothing is serialized again. */
+  static joined(parts: Outgoing[]): Outgoing {
+    if (parts.length === 1) return parts[0];
+    const o = new Outgoing();
+    for (const p of parts) {
+      o.texts.push(...p.texts);
+      o.size += p.size;
+    }
+    o.bytes = Buffer.concat(parts.map((p) => p.frame));
+    return o;
+  }
+
   add(m: ServerMessage) {
     const text = JSON.stringify(m);
     this.texts.push(text);

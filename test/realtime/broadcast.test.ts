@@ -80,6 +80,40 @@ t.test('notifications that arrive before the feed takes its next step go out tog
   t.equal(feeds.size, 0, 'the last member gone, the feed is dropped');
 });
 
+t.test('a notification that arrives during a pass over many sockets joins it: no socket waits for a second pass', async (t) => {
+  const handlers = new Map<string, (payload: string) => void>();
+  const hub: ChannelHub = { subscribe: async (c, h) => { handlers.set(c, h); return async () => {}; }, onResync: () => {} };
+  const feeds = new Feeds(inst.app.auctions, hub, inst.app.log);
+  const { id } = await makeAuction(db.sql);
+  const notify = (seq: number) => handlers.get(`auction:${id}`)!(JSON.stringify({
+    type: 'bid_placed', auction_id: id, seq, bid_id: `00000000-0000-4000-8000-00000000000${seq}`, user_id: '00000000-0000-4000-8000-000000000001',
+    amount: `${10 + seq}.00`, kind: 'bid', reserve_met: true, min_next_bid: `${11 + seq}.00`, buy_now_price: null, time: new Date().toISOString() }));
+  // enough members for several slices of the pass; the second bid is notified as the first member is written
+  const N = 1000;
+  const writes: number[][][] = Array.from({ length: N }, () => []);
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => { done = resolve; });
+  let complete = 0;
+  const handles = [];
+  for (let i = 0; i < N; i++) {
+    handles.push(await feeds.subscribe(id, {
+      send: (m) => {
+        if (typeof m === 'string') return;
+        writes[i].push(m.texts.map((x) => JSON.parse(x).seq));
+        if (i === 0 && writes[0].length === 1) notify(2);
+        if (writes[i].flat().length === 2 && ++complete === N) done();
+      },
+      resubscribe: () => t.fail('resubscribe'),
+    }, { onSnapshot: () => {} }));
+  }
+  notify(1);
+  await all;
+  t.ok(writes.every((w) => w.flat().join() === '1,2'), 'every member got seq 1 then 2');
+  t.same(writes[0], [[1], [2]], 'the first member, written before seq 2 came, gets it in a second write');
+  t.same(writes[N - 1], [[1, 2]], 'the last member gets both in the one write of the first pass');
+  for (const h of handles) await h!.unsubscribe();
+});
+
 t.test('with WS_BROADCAST_COALESCE_MS a notification waits for the window, and what came in it goes out in one write', async (t) => {
   const handlers = new Map<string, (payload: string) => void>();
   const hub: ChannelHub = { subscribe: async (c, h) => { handlers.set(c, h); return async () => {}; }, onResync: () => {} };
