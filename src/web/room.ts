@@ -28,7 +28,8 @@ export class Room {
   private feed = new Map<number, BidPlacedData>();
   private closed = false;
   /** the seq of this user's last accepted bid, while the line under the bid boxes says so */
-  private acceptedSeq: number | undefined;
+  /** the seq the result line speaks of: a later bid by someone else makes it old news */
+  private resultSeq: number | undefined;
 
   constructor(client: AuctionClient, id: string, host: RoomHost) {
     this.client = client;
@@ -78,6 +79,7 @@ export class Room {
   private onSnapshot(s: AuctionSnapshot) {
     if (this.snap && s.seq < this.snap.seq) return; // an older read: what is shown is newer
     this.snap = s;
+    this.staleResult(s.seq, s.high_bidder_id);
     this.render();
   }
 
@@ -91,11 +93,13 @@ export class Room {
       reserve_met: d.reserve_met, min_next_bid: d.min_next_bid, buy_now_price: d.buy_now_price,
     };
     if (d.user_id === this.host.me) this.host.leading(this.id);
-    else if (this.acceptedSeq !== undefined && d.seq > this.acceptedSeq) {
-      this.acceptedSeq = undefined;
-      this.result('', true); // "accepted" is old news once someone bids over it
-    }
+    this.staleResult(d.seq, d.user_id);
     this.render();
+  }
+
+  /** "Accepted" or "rejected" is old news once someone else bid after it (live, or in a snapshot after a resume). */
+  private staleResult(seq: number, bidder: string | null) {
+    if (this.resultSeq !== undefined && seq > this.resultSeq && bidder !== this.host.me) this.result('', true);
   }
 
   private onStatus(e: StatusEvent) {
@@ -135,13 +139,14 @@ export class Room {
       else {
         this.host.leading(this.id);
         this.result(maxAmount !== undefined ? `You lead at ${money(r.current_price)} (your maximum: ${money(r.max_amount)})` : `Bid accepted: ${money(r.amount)}`, true);
-        this.acceptedSeq = r.seq ?? this.snap?.seq;
+        this.resultSeq = r.seq ?? this.snap?.seq;
       }
       if (r.min_next_bid != null) field('bid-amount').value = String(r.min_next_bid);
     } catch (err) {
       if (this.closed) return;
       if (err instanceof BidRejectedError) {
         this.result(`Rejected: ${err.message}`, false);
+        this.resultSeq = this.snap?.seq;
         if (err.minNextBid != null) field('bid-amount').value = String(err.minNextBid);
       } else {
         this.result(`Not placed: ${(err as Error).message}`, false);
@@ -178,7 +183,7 @@ export class Room {
 
   /** The line under the bid boxes: the outcome of this user's last action, or news about the auction. */
   private result(message: string, tone: boolean | 'info') {
-    this.acceptedSeq = undefined; // set again by a bid that leads
+    this.resultSeq = undefined; // set again by an accepted or rejected bid
     const r = $('bid-result');
     r.textContent = message;
     r.className = `result ${tone === 'info' ? 'info' : tone ? 'good' : 'bad'}`;

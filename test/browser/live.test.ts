@@ -199,6 +199,7 @@ async function run() {
     await seesBid(bob.page, 4, '14.00');
     await bob.page.locator('#conn[data-state="open"]').waitFor();
     await waitText(bob.page, '#price', /^14\.00$/);
+    await waitText(bob.page, '#bid-result', /^$/); // "Rejected: at least 13.50" is old news at 14.00
     await shoot(bob.page, 'room-live');
 
     for (const p of [alice.page, bob.page]) {
