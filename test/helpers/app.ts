@@ -48,6 +48,7 @@ export class Client {
   readonly ws: WebSocket;
   readonly userId: string;
   closeCode: number | undefined;
+  error: Error | undefined;
   private waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
 
   constructor(ws: WebSocket, userId: string) {
@@ -65,6 +66,8 @@ export class Client {
       });
     });
     ws.on('close', (code) => { this.closeCode = code; });
+    // a reset from a server that shuts down under it (ECONNRESET) is the socket's end, not the test process's
+    ws.on('error', (err) => { this.error = err; });
   }
 
   send(m: unknown) {
