@@ -1,20 +1,38 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { BidRow, NamedAuction } from '../domain/auctions.ts';
 import { metrics } from '../metrics.ts';
-import { bidPlaced, message, snapshot, statusChanged } from '../protocol/render.ts';
+import { DIALECTS, type DialectName } from '../protocol/dialects.ts';
+import * as original from '../protocol/original/render.ts';
+import { bidPlaced, message, snapshot, statusChanged, type NamedBidEvent } from '../protocol/render.ts';
 import { missedStatusEvents, type KnownStatus } from '../protocol/status.ts';
-import type { ServerMessage } from '../protocol/messages.ts';
 import { withDeadline } from '../util/deadline.ts';
 import { Outgoing } from './frames.ts';
 import type { ListenHub } from './listen-hub.ts';
-import { parseNotification, type AuctionEvent, type BidEvent } from './notifications.ts';
+import { parseNotification, type AuctionEvent, type BidEvent, type StatusEvent } from './notifications.ts';
 
 export interface Subscriber {
   /** a string is one socket's own message; an Outgoing is shared by every subscriber of a broadcast */
   send(m: string | Outgoing): void;
   /** the subscription failed after its snapshot went out: the peer believes it is subscribed and must start over */
   resubscribe(reason: string): void;
+  /** the rendering this member reads broadcasts in (ours when absent) */
+  readonly dialect?: DialectName;
 }
+
+/** What a feed broadcasts, before it is rendered in a dialect. */
+type FeedEvent =
+  | { kind: 'bid'; bid: BidRow | NamedBidEvent }
+  | { kind: 'status'; event: StatusEvent; winnerName: string | null }
+  | { kind: 'missed'; auction: NamedAuction };
+
+/** Each dialect's rendering of a feed's events; undefined: that dialect has no such message. */
+const RENDER: Record<DialectName, (e: FeedEvent) => object | undefined> = {
+  auction: (e) => e.kind === 'bid' ? bidPlaced(e.bid) : e.kind === 'status' ? statusChanged(e.event, e.winnerName)
+    : message<'auction_update'>({ type: 'auction_update', auction_id: e.auction.id, seq: e.auction.seq, data: snapshot(e.auction) }),
+  original: (e) => e.kind === 'bid' ? original.bidPlaced(e.bid) : e.kind === 'status' ? original.statusChanged(e.event)
+    : original.missedStatus(e.auction),
+};
+const dialectOf = (s: Subscriber): DialectName => s.dialect ?? 'auction';
 
 /** What a subscription hands back: the only record of who watches what is the feed's own member set. */
 export type FeedSubscription = { readonly auctionId: string; unsubscribe(): Promise<void> };
@@ -72,12 +90,15 @@ class AuctionFeed {
   private failed = false;
   private known: KnownStatus | undefined;
   private readonly members = new Set<Subscriber>();
+  /** members per dialect: an event is rendered only in the dialects someone here reads */
+  private readonly readers = new Map<DialectName, number>();
   private chain: Promise<void> = Promise.resolve();
   /** notifications not yet taken by a drain step, and whether one is queued in the chain */
   private inbox: AuctionEvent[] = [];
   private draining = false;
-  /** messages for every member not yet written */
-  private out: Outgoing | undefined;
+  /** messages for every member not yet written, per dialect */
+  private out = new Map<DialectName, Outgoing>();
+  private outSize = 0;
   private unlisten: (() => Promise<void>) | undefined;
   private reads: Reads;
   private log: FastifyBaseLogger;
@@ -125,7 +146,11 @@ class AuctionFeed {
         onSnapshot(a);
         if (sinceSeq !== undefined) {
           try {
-            await this.eachBid(Math.max(0, sinceSeq), this.lastSeq, (r) => sub.send(JSON.stringify(bidPlaced(r))));
+            const render = RENDER[dialectOf(sub)];
+            await this.eachBid(Math.max(0, sinceSeq), this.lastSeq, (r) => {
+              const m = render({ kind: 'bid', bid: r });
+              if (m) sub.send(JSON.stringify(m));
+            });
           } catch (err) {
             // the peer already holds its snapshot: a replay cut short must not leave it subscribed to nothing
             sub.resubscribe('the replay since since_seq failed');
@@ -133,6 +158,7 @@ class AuctionFeed {
           }
         }
         this.members.add(sub);
+        this.readers.set(dialectOf(sub), (this.readers.get(dialectOf(sub)) ?? 0) + 1);
         metrics.subscriptions.inc();
         return a;
       });
@@ -143,7 +169,9 @@ class AuctionFeed {
 
   /** One that leaves while a broadcast is under way is skipped for the rest of it. */
   leave(sub: Subscriber) {
-    if (this.members.delete(sub)) metrics.subscriptions.dec();
+    if (!this.members.delete(sub)) return;
+    this.readers.set(dialectOf(sub), this.readers.get(dialectOf(sub))! - 1);
+    metrics.subscriptions.dec();
   }
 
   stop() {
@@ -173,10 +201,19 @@ class AuctionFeed {
     return next;
   }
 
-  /** Adds a message for every current member to the batch that `flush` writes. */
-  private async emit(m: ServerMessage) {
-    (this.out ??= new Outgoing()).add(m);
-    if (this.out.size >= BATCH_CHARS) await this.flush();
+  /** Adds an event, rendered once in each dialect a current member reads, to the batch that `flush` writes. */
+  private async emit(e: FeedEvent) {
+    for (const d of DIALECTS) {
+      if (!this.readers.get(d)) continue;
+      const m = RENDER[d](e);
+      if (!m) continue;
+      let out = this.out.get(d);
+      if (!out) this.out.set(d, (out = new Outgoing()));
+      this.outSize -= out.size;
+      out.add(m);
+      this.outSize += out.size;
+    }
+    if (this.outSize >= BATCH_CHARS) await this.flush();
   }
 
   /**
@@ -186,14 +223,19 @@ class AuctionFeed {
    */
   private async flush() {
     const out = this.out;
-    if (!out) return;
-    this.out = undefined;
+    if (out.size === 0) return;
+    this.out = new Map();
+    this.outSize = 0;
     let n = 0;
+    let sends = 0;
     for (const s of this.members) {
-      s.send(out);
+      const batch = out.get(dialectOf(s));
+      if (!batch) continue;
+      s.send(batch);
+      sends += batch.texts.length;
       if (++n % SLICE === 0) await nextTurn();
     }
-    metrics.fanoutSends.inc(n * out.texts.length);
+    metrics.fanoutSends.inc(sends);
   }
 
   /** Calls `fn` for each stored bid with after < seq <= upTo, in seq order, a page at a time. */
@@ -213,7 +255,7 @@ class AuctionFeed {
   private async catchUp(toSeq: number) {
     await this.eachBid(this.lastSeq, toSeq, async (r) => {
       this.lastSeq = r.seq;
-      await this.emit(bidPlaced(r));
+      await this.emit({ kind: 'bid', bid: r });
     });
   }
 
@@ -225,9 +267,7 @@ class AuctionFeed {
     else await this.catchUp(a.seq);
     const snap = snapshot(a);
     // a status change or extension was missed while LISTEN was down: members get the snapshot
-    if (this.known && missedStatusEvents(this.known, snap, Date.now()).length > 0) {
-      await this.emit(message<'auction_update'>({ type: 'auction_update', auction_id: a.id, seq: a.seq, data: snap }));
-    }
+    if (this.known && missedStatusEvents(this.known, snap, Date.now()).length > 0) await this.emit({ kind: 'missed', auction: a });
     await this.flush();
     this.known = { status: snap.status, end_time: snap.end_time };
     return a;
@@ -268,12 +308,12 @@ class AuctionFeed {
       const user_name = await this.reads.userName(e.user_id); // cached: a round trip only for a bidder new to this instance
       metrics.notifyLag.observe(Math.max(0, Date.now() - Date.parse(e.time)) / 1000);
       this.lastSeq = e.seq;
-      await this.emit(bidPlaced({ ...(e as BidEvent), user_name }));
+      await this.emit({ kind: 'bid', bid: { ...(e as BidEvent), user_name } });
     } else {
       if (e.seq > this.lastSeq) await this.catchUp(e.seq);
-      const m = statusChanged(e, e.winner_id ? await this.reads.userName(e.winner_id) : null);
-      if (this.known) this.known = { status: m.data.status, end_time: m.data.end_time || this.known.end_time };
-      await this.emit(m);
+      const winnerName = e.winner_id ? await this.reads.userName(e.winner_id) : null;
+      if (this.known) this.known = { status: (e.status ?? 'active') as KnownStatus['status'], end_time: e.end_time || this.known.end_time };
+      await this.emit({ kind: 'status', event: e, winnerName });
     }
   }
 }

@@ -1,5 +1,4 @@
 import { metrics } from '../metrics.ts';
-import type { ServerMessage } from '../protocol/messages.ts';
 
 /**
  * Server messages serialized once for every local subscriber: the JSON texts and, made on first use, their
@@ -12,11 +11,12 @@ export class Outgoing {
   size = 0;
   private bytes: Buffer | undefined;
 
-  constructor(m?: ServerMessage) {
+  /** a message of either dialect (protocol/render.ts, protocol/original/render.ts) */
+  constructor(m?: object) {
     if (m) this.add(m);
   }
 
-  add(m: ServerMessage) {
+  add(m: object) {
     const text = JSON.stringify(m);
     this.texts.push(text);
     this.size += text.length;
