@@ -86,6 +86,10 @@ export function decodeServerMessage(text: string): OriginalMsg {
           data.auctions.forEach((a: unknown, i: number) => decode(a, AUCTION_STRUCT, `list.auctions[${i}]`));
         }
         if ((data.auctions?.length ?? 0) !== data.count) throw new Error(`list: count: ${text}`);
+      } else if (data && Object.keys(data).length === 2 && data.status === 'cancelled') {
+        // a cancellation (the original had none): fields of its AuctionData struct
+        decode(data, { auction_id: 'uuid', status: 'status' }, 'cancelled');
+        if (data.auction_id !== m.auction_id) throw new Error(text);
       } else if (data && Object.keys(data).length === 1) {
         if (data.status !== 'subscribed' && data.status !== 'unsubscribed') throw new Error(text);
         if (!m.auction_id) throw new Error(text);

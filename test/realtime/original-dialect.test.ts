@@ -228,3 +228,30 @@ t.test('both dialects on one auction on different instances: each hears every bi
   await resumed.next((m) => m.type === 'bid_placed' && m.seq === 5);
   t.same(resumed.bids(id).map((m) => m.seq), [4, 5]);
 });
+
+t.test('an end without bids and a cancellation, in the original form; the original hears nothing on the user channel', async (t) => {
+  const seller = await connectOriginal(t, a, randomUUID());
+  const watcher = await connectOriginal(t, b, randomUUID(), { subprotocol: 'auction-original' });
+  const ours = await connectClient(t, b, 'c-ours');
+  const create = async (name: string, startsIn: number) => (await seller.request({ type: 'create_auction', data: {
+    item_id: await seedItem(name), start_time: inSeconds(startsIn), end_time: inSeconds(3600), starting_price: 10 } },
+  (m) => m.type === 'auction_created')).data!.auction_id as string;
+  const [quiet, withdrawn] = [await create('Quiet lamp', 1), await create('Withdrawn lamp', 60)];
+  for (const id of [quiet, withdrawn]) {
+    await watcher.request({ type: 'subscribe', auction_id: id });
+    await ours.request({ type: 'subscribe', auction_id: id });
+  }
+  await ours.next((m) => m.type === 'auction_started' && m.auction_id === quiet, 10_000);
+  await db.sql`select auction.end_auction(${quiet})`;
+  const end = await watcher.next((m) => m.type === 'auction_ended');
+  t.same([end.auction_id, end.data], [quiet, { auction_id: quiet, status: 'ended' }], 'no winner_id, no final_price: absent, not null');
+  await db.sql`select auction.cancel_auction(${withdrawn}, 'seller withdrew it')`;
+  const cancelled = await watcher.next((m) => m.type === 'auction_update' && m.data!.status === 'cancelled');
+  t.same([cancelled.auction_id, cancelled.data], [withdrawn, { auction_id: withdrawn, status: 'cancelled' }]);
+  await ours.next((m) => m.type === 'auction_cancelled' && m.auction_id === withdrawn);
+  await seller.settled();
+  await watcher.settled();
+  t.same(seller.messages.map((m) => m.type), ['auction_created', 'auction_created', 'pong'], "the seller's own channel is ours only");
+  t.same(watcher.errors.map(String), []);
+  t.notOk(watcher.messages.some((m) => m.type === 'auction_started'), 'a start the original never announced');
+});
