@@ -8,6 +8,7 @@ import { freshDb } from '../helpers/db.ts';
 import { connectClient, startInstance } from '../helpers/app.ts';
 import { inSeconds } from '../helpers/fixtures.ts';
 import { connectOriginal, type OriginalMsg } from '../helpers/original-client.ts';
+import { metrics } from '../../src/metrics.ts';
 
 const db = await freshDb(t);
 // A speaks the original by default (what an unchanged original client needs); B speaks ours unless asked
@@ -254,4 +255,30 @@ t.test('an end without bids and a cancellation, in the original form; the origin
   t.same(seller.messages.map((m) => m.type), ['auction_created', 'auction_created', 'pong'], "the seller's own channel is ours only");
   t.same(watcher.errors.map(String), []);
   t.notOk(watcher.messages.some((m) => m.type === 'auction_started'), 'a start the original never announced');
+});
+
+t.test('an event is rendered once per dialect that a socket on the instance reads, and only then', async (t) => {
+  const count = async (c: typeof metrics.fanoutMessages) => (await c.get()).values[0]?.value ?? 0;
+  const seller = await connectClient(t, a, 'l-seller', { protocols: ['auction.v1'] });
+  const bidder = await connectClient(t, a, 'l-bidder', { protocols: ['auction.v1'] });
+  const ours = await connectClient(t, a, 'l-ours', { protocols: ['auction.v1'] });
+  const originals = [await connectOriginal(t, a, randomUUID()), await connectOriginal(t, a, randomUUID())];
+  const id = await seller.createAuction({ startingPrice: 1 });
+  await ours.request({ type: 'subscribe', auction_id: id });
+  // the first bid may also start the auction (an event of ours only): count from the second on
+  await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 2 } });
+  await ours.next((m) => m.type === 'bid_placed' && m.seq === 1);
+  let [m0, s0] = [await count(metrics.fanoutMessages), await count(metrics.fanoutSends)];
+  await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 3 } });
+  await ours.next((m) => m.type === 'bid_placed' && m.seq === 2);
+  t.equal(await count(metrics.fanoutMessages) - m0, 1, 'ours only: not rendered in the original dialect');
+  for (const o of originals) await o.request({ type: 'subscribe', auction_id: id });
+  [m0, s0] = [await count(metrics.fanoutMessages), await count(metrics.fanoutSends)];
+  await bidder.request({ type: 'place_bid', auction_id: id, data: { amount: 4 } });
+  await ours.next((m) => m.type === 'bid_placed' && m.seq === 3);
+  for (const o of originals) await o.next((m) => m.type === 'bid_placed' && m.data!.amount === 4);
+  t.equal(await count(metrics.fanoutMessages) - m0, 2, 'once per dialect');
+  t.equal(await count(metrics.fanoutSends) - s0, 3, 'one send per subscriber');
+  const frames = originals.map((o) => o.raw.find((r) => r.includes('"amount":4,')));
+  t.ok(frames[0] && frames[0] === frames[1], 'the same bytes to each original socket');
 });
