@@ -28,6 +28,8 @@ export const configSchema = z.object({
   INSTANCE_ID: z.string().min(1).max(64).optional(),
 
   WS_MAX_FRAME_BYTES: int(4096, 256, 1 << 20),
+  /** the dialect of a socket that names none (Sec-WebSocket-Protocol): ours, or the original design's */
+  WS_DEFAULT_DIALECT: z.enum(['auction', 'original']).default('auction'),
   WS_MAX_SUBSCRIPTIONS: int(200, 1, 100_000),
   WS_RATE_LIMIT_PER_SEC: int(50, 1, 100_000),
   WS_RATE_BURST: int(100, 1, 100_000),

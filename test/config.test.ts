@@ -19,7 +19,8 @@ const refused = (env: Record<string, string>) => {
 
 t.test('defaults follow the original design', async (t) => {
   const c = loadConfig({ DB_URL: DB, JWT_SECRET: KEY });
-  t.match(c, { databaseUrl: DB, PORT: 8080, LOG_LEVEL: 'info', LOG_FORMAT: 'json', AUTH_ALLOW_USER_ID_PARAM: false, DB_CONNECT_TIMEOUT_SECONDS: 30 });
+  t.match(c, { databaseUrl: DB, PORT: 8080, LOG_LEVEL: 'info', LOG_FORMAT: 'json', AUTH_ALLOW_USER_ID_PARAM: false, DB_CONNECT_TIMEOUT_SECONDS: 30,
+    WS_DEFAULT_DIALECT: 'auction' });
   t.same(c.jwtSecret, new TextEncoder().encode(KEY));
   t.equal(loadConfig({ DATABASE_URL: 'postgres://a/b', DB_URL: 'postgres://c/d', JWT_SECRET: KEY }).databaseUrl, 'postgres://a/b', 'DATABASE_URL wins');
 });
@@ -27,10 +28,10 @@ t.test('defaults follow the original design', async (t) => {
 t.test('every bad variable is listed, on one line', async (t) => {
   const message = refused({
     DATABASE_URL: 'not a url', PORT: '99999', LOG_LEVEL: 'loud', WS_MAX_FRAME_BYTES: '-3', JWT_SECRET: 'short',
-    AUTH_ALLOW_USER_ID_PARAM: 'maybe', SWEEP_CRON: 'bogus', DB_CONNECT_TIMEOUT_SECONDS: 'soon' });
+    AUTH_ALLOW_USER_ID_PARAM: 'maybe', SWEEP_CRON: 'bogus', DB_CONNECT_TIMEOUT_SECONDS: 'soon', WS_DEFAULT_DIALECT: 'klingon' });
   t.notMatch(message, /\n/, 'one line');
   t.match(message, /^invalid configuration: /);
-  for (const name of ['DATABASE_URL', 'PORT', 'LOG_LEVEL', 'WS_MAX_FRAME_BYTES', 'JWT_SECRET', 'AUTH_ALLOW_USER_ID_PARAM', 'SWEEP_CRON', 'DB_CONNECT_TIMEOUT_SECONDS']) {
+  for (const name of ['DATABASE_URL', 'PORT', 'LOG_LEVEL', 'WS_MAX_FRAME_BYTES', 'JWT_SECRET', 'AUTH_ALLOW_USER_ID_PARAM', 'SWEEP_CRON', 'DB_CONNECT_TIMEOUT_SECONDS', 'WS_DEFAULT_DIALECT']) {
     t.match(message, `${name}: `, `names ${name}`);
   }
 });

@@ -10,7 +10,7 @@ export type AuctionRow = {
   starting_price: string; current_price: string; min_increment: string | null; increment_table: IncrementStep[] | null;
   reserve_price: string | null; buy_now_price: string | null; soft_close_seconds: number; status: AuctionStatus;
   seq: number; high_bidder_id: string | null; winner_id: string | null; cancel_reason: string | null;
-  end_reason: EndReason | null; created_at: Date;
+  end_reason: EndReason | null; created_at: Date; updated_at: Date;
   // derived in SQL (auction.auction_facts), so the service and psql agree
   min_next_bid: string; reserve_met: boolean; buy_now_available: boolean;
 };
@@ -120,6 +120,12 @@ export async function listAuctions(pool: Pool, input: ListInput): Promise<Auctio
   const page = rows.slice(0, input.limit);
   const next = rows.length > input.limit ? encodeCursor(page.at(-1)!) : null;
   return { auctions: page, next_cursor: next };
+}
+
+/** Newest first by offset, as the original design listed (its dialect's list_auctions); ours pages by cursor. */
+export async function listAuctionsByOffset(pool: Pool, input: { limit: number; offset: number }): Promise<NamedAuction[]> {
+  return run<NamedAuction>(pool.sql, namedAuctions(pool.db).orderBy('f.created_at', 'desc').orderBy('f.id', 'desc')
+    .limit(input.limit).offset(input.offset));
 }
 
 function encodeCursor(a: AuctionRow) {

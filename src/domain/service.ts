@@ -3,7 +3,7 @@ import type { Sql } from 'postgres';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import {
-  bidsSince, createAuction, createItem, getAuction, listAuctions,
+  bidsSince, createAuction, createItem, getAuction, listAuctions, listAuctionsByOffset,
   type AuctionPage, type BidRow, type CreateAuctionInput, type ListInput, type NamedAuction, type Scheduler,
 } from './auctions.ts';
 import { BidBatcher, OutcomeUnknownError, buyNow, type BidInput, type BidOutcome, type BuyNowInput } from './bids.ts';
@@ -19,6 +19,8 @@ export type AuctionService = {
   createItem(ownerId: string, name: string, description?: string): Promise<{ id: string; name: string; description: string; owner_id: string }>;
   getAuction(id: string): Promise<NamedAuction | undefined>;
   listAuctions(q: ListInput): Promise<AuctionPage>;
+  /** newest first, by offset: the original dialect's list_auctions */
+  listAuctionsByOffset(q: { limit: number; offset: number }): Promise<NamedAuction[]>;
   bidsSince(auctionId: string, afterSeq: number, limit: number): Promise<BidRow[]>;
   /** a user's display name, cached a while (live bid events name the bidder) */
   userName(id: string): Promise<string>;
@@ -40,6 +42,7 @@ export function auctionService(o: ServiceOptions): AuctionService {
     createItem: (ownerId, name, description) => createItem(o.sql, ownerId, name, description),
     getAuction: (id) => getAuction(o, id),
     listAuctions: (q) => listAuctions(o, q),
+    listAuctionsByOffset: (q) => listAuctionsByOffset(o, q),
     bidsSince: (id, after, limit) => bidsSince(o.sql, id, after, limit),
     userName: (id) => names.name(id),
   };

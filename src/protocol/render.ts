@@ -1,6 +1,6 @@
 // The one place where the server builds what it sends: domain rows and database notifications become the
-// wire messages of messages.ts, for the socket and the REST API alike. Another rendering of the protocol
-// (a dialect) would sit beside this module and offer the same functions.
+// wire messages of messages.ts, for the socket and the REST API alike. The original design's rendering of the
+// same contract (its dialect) sits beside it in original/render.ts.
 import type { AuctionPage, BidRow, NamedAuction } from '../domain/auctions.ts';
 import type { BidOutcome } from '../domain/bids.ts';
 import type { BidEvent, OutbidEvent, StatusEvent } from '../realtime/notifications.ts';

@@ -93,7 +93,7 @@ export type CreateAuctionData = z.output<typeof createAuctionData>;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i;
 
 /** A date-time as RFC 3339 section 5.6 has it, offset required; impossible dates (Feb 30, hour 24) are refused, not shifted. */
-function isRfc3339(s: string): boolean {
+export function isRfc3339(s: string): boolean {
   const m = RFC3339.exec(s);
   if (!m) return false;
   const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number);

@@ -1,20 +1,38 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { BidRow, NamedAuction } from '../domain/auctions.ts';
 import { metrics } from '../metrics.ts';
-import { bidPlaced, message, snapshot, statusChanged } from '../protocol/render.ts';
+import { DIALECTS, type DialectName } from '../protocol/dialects.ts';
+import * as original from '../protocol/original/render.ts';
+import { bidPlaced, message, snapshot, statusChanged, type NamedBidEvent } from '../protocol/render.ts';
 import { missedStatusEvents, type KnownStatus } from '../protocol/status.ts';
-import type { ServerMessage } from '../protocol/messages.ts';
 import { withDeadline } from '../util/deadline.ts';
 import { Outgoing } from './frames.ts';
 import type { ListenHub } from './listen-hub.ts';
-import { parseNotification, type AuctionEvent, type BidEvent } from './notifications.ts';
+import { parseNotification, type AuctionEvent, type BidEvent, type StatusEvent } from './notifications.ts';
 
 export interface Subscriber {
   /** a string is one socket's own message; an Outgoing is shared by every subscriber of a broadcast */
   send(m: string | Outgoing): void;
   /** the subscription failed after its snapshot went out: the peer believes it is subscribed and must start over */
   resubscribe(reason: string): void;
+  /** the rendering this member reads broadcasts in (ours when absent) */
+  readonly dialect?: DialectName;
 }
+
+/** What a feed broadcasts, before it is rendered in a dialect. */
+type FeedEvent =
+  | { kind: 'bid'; bid: BidRow | NamedBidEvent }
+  | { kind: 'status'; event: StatusEvent; winnerName: string | null }
+  | { kind: 'missed'; auction: NamedAuction };
+
+/** Each dialect's rendering of a feed's events; undefined: that dialect has no such message. */
+const RENDER: Record<DialectName, (e: FeedEvent) => object | undefined> = {
+  auction: (e) => e.kind === 'bid' ? bidPlaced(e.bid) : e.kind === 'status' ? statusChanged(e.event, e.winnerName)
+    : message<'auction_update'>({ type: 'auction_update', auction_id: e.auction.id, seq: e.auction.seq, data: snapshot(e.auction) }),
+  original: (e) => e.kind === 'bid' ? original.bidPlaced(e.bid) : e.kind === 'status' ? original.statusChanged(e.event)
+    : original.missedStatus(e.auction),
+};
+const dialectOf = (s: Subscriber): DialectName => s.dialect ?? 'auction';
 
 /** What a subscription hands back: the only record of who watches what is the feed's own member set. */
 export type FeedSubscription = { readonly auctionId: string; unsubscribe(): Promise<void> };
@@ -63,6 +81,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const BATCH_CHARS = 32 * 1024;
 
 type Coalesce = { ms: number; timer: (fn: () => void, ms: number) => void };
+/** One batch: the events sealed together, rendered in each dialect read here (absent: nothing in that dialect). */
+type Batch = Map<DialectName, Outgoing>;
 type Reads = { auction(): Promise<NamedAuction | undefined>; bids(after: number): Promise<BidRow[]>; userName(id: string): Promise<string> };
 
 /**
@@ -80,17 +100,20 @@ class AuctionFeed {
   private known: KnownStatus | undefined;
   /** each member with the number of batches it has been written (see flush) */
   private readonly members = new Map<Subscriber, number>();
+  /** members per dialect: an event is rendered only in the dialects someone here reads */
+  private readonly readers = new Map<DialectName, number>();
   private chain: Promise<void> = Promise.resolve();
   /** notifications not yet taken by a drain step, and whether one is queued in the chain */
   private inbox: AuctionEvent[] = [];
   private draining = false;
-  /** messages for every member not yet sealed into a batch */
-  private out: Outgoing | undefined;
+  /** messages for every member not yet sealed into a batch, per dialect */
+  private out: Batch = new Map();
+  private outSize = 0;
   /** batches sealed so far; the last `pending.length` of them are not yet written to every member */
   private level = 0;
-  private pending: Outgoing[] = [];
-  /** what a member `level - k` batches behind is written, made once per level for all such members */
-  private behind = new Map<number, Outgoing>();
+  private pending: Batch[] = [];
+  /** what a member of a dialect `k` batches behind is written, made once per level for all such members */
+  private behind = new Map<string, Outgoing | undefined>();
   private passing = false;
   private unlisten: (() => Promise<void>) | undefined;
   private reads: Reads;
@@ -141,7 +164,11 @@ class AuctionFeed {
         onSnapshot(a);
         if (sinceSeq !== undefined) {
           try {
-            await this.eachBid(Math.max(0, sinceSeq), this.lastSeq, (r) => sub.send(JSON.stringify(bidPlaced(r))));
+            const render = RENDER[dialectOf(sub)];
+            await this.eachBid(Math.max(0, sinceSeq), this.lastSeq, (r) => {
+              const m = render({ kind: 'bid', bid: r });
+              if (m) sub.send(JSON.stringify(m));
+            });
           } catch (err) {
             // the peer already holds its snapshot: a replay cut short must not leave it subscribed to nothing
             sub.resubscribe('the replay since since_seq failed');
@@ -149,6 +176,7 @@ class AuctionFeed {
           }
         }
         this.members.set(sub, this.level); // its snapshot and replay cover every batch so far
+        this.readers.set(dialectOf(sub), (this.readers.get(dialectOf(sub)) ?? 0) + 1);
         metrics.subscriptions.inc();
         return a;
       });
@@ -159,7 +187,9 @@ class AuctionFeed {
 
   /** One that leaves while a broadcast is under way is skipped for the rest of it. */
   leave(sub: Subscriber) {
-    if (this.members.delete(sub)) metrics.subscriptions.dec();
+    if (!this.members.delete(sub)) return;
+    this.readers.set(dialectOf(sub), this.readers.get(dialectOf(sub))! - 1);
+    metrics.subscriptions.dec();
   }
 
   stop() {
@@ -189,19 +219,29 @@ class AuctionFeed {
     return next;
   }
 
-  /** Adds a message for every current member to the batch that `flush` writes. */
-  private async emit(m: ServerMessage) {
-    (this.out ??= new Outgoing()).add(m);
-    if (this.out.size < BATCH_CHARS) return;
+  /** Adds an event, rendered once in each dialect a current member reads, to the batch that `flush` writes. */
+  private async emit(e: FeedEvent) {
+    for (const d of DIALECTS) {
+      if (!this.readers.get(d)) continue;
+      const m = RENDER[d](e);
+      if (!m) continue;
+      let out = this.out.get(d);
+      if (!out) this.out.set(d, (out = new Outgoing()));
+      this.outSize -= out.size;
+      out.add(m);
+      this.outSize += out.size;
+    }
+    if (this.outSize < BATCH_CHARS) return;
     if (this.passing) this.seal(); // a catch-up during a pass: the members not yet reached get it in this pass
     else await this.flush();
   }
 
   /** The batch being built becomes the next level. */
   private seal() {
-    if (!this.out) return;
+    if (this.out.size === 0) return;
     this.pending.push(this.out);
-    this.out = undefined;
+    this.out = new Map();
+    this.outSize = 0;
     this.level++;
     this.behind.clear();
   }
@@ -224,9 +264,11 @@ class AuctionFeed {
         again = false;
         for (const [s, got] of this.members) {
           if (got < this.level) {
-            const out = this.since(got);
-            s.send(out);
-            sends += out.texts.length;
+            const out = this.since(got, dialectOf(s));
+            if (out) {
+              s.send(out);
+              sends += out.texts.length;
+            }
             this.members.set(s, this.level);
           }
           if (++n % SLICE === 0) {
@@ -243,12 +285,15 @@ class AuctionFeed {
     }
   }
 
-  /** The batches after the first `got`, joined: one per level and lag, shared by every member at that lag. */
-  private since(got: number): Outgoing {
+  /** The batches after the first `got` in one dialect, joined: made once per level, dialect and lag. */
+  private since(got: number, d: DialectName): Outgoing | undefined {
     const lag = this.level - got;
-    let o = this.behind.get(lag);
-    if (!o) this.behind.set(lag, (o = Outgoing.joined(this.pending.slice(this.pending.length - lag))));
-    return o;
+    const key = `${d}:${lag}`;
+    if (!this.behind.has(key)) {
+      const parts = this.pending.slice(this.pending.length - lag).map((b) => b.get(d)).filter((o) => o !== undefined);
+      this.behind.set(key, parts.length ? Outgoing.joined(parts) : undefined);
+    }
+    return this.behind.get(key);
   }
 
   /** Mid-pass: applies the notifications that arrived since the pass began; true when they made a new batch. */
@@ -277,7 +322,7 @@ class AuctionFeed {
   private async catchUp(toSeq: number) {
     await this.eachBid(this.lastSeq, toSeq, async (r) => {
       this.lastSeq = r.seq;
-      await this.emit(bidPlaced(r));
+      await this.emit({ kind: 'bid', bid: r });
     });
   }
 
@@ -289,9 +334,7 @@ class AuctionFeed {
     else await this.catchUp(a.seq);
     const snap = snapshot(a);
     // a status change or extension was missed while LISTEN was down: members get the snapshot
-    if (this.known && missedStatusEvents(this.known, snap, Date.now()).length > 0) {
-      await this.emit(message<'auction_update'>({ type: 'auction_update', auction_id: a.id, seq: a.seq, data: snap }));
-    }
+    if (this.known && missedStatusEvents(this.known, snap, Date.now()).length > 0) await this.emit({ kind: 'missed', auction: a });
     await this.flush();
     this.known = { status: snap.status, end_time: snap.end_time };
     return a;
@@ -338,12 +381,12 @@ class AuctionFeed {
       const user_name = await this.reads.userName(e.user_id); // cached: a round trip only for a bidder new to this instance
       metrics.notifyLag.observe(Math.max(0, Date.now() - Date.parse(e.time)) / 1000);
       this.lastSeq = e.seq;
-      await this.emit(bidPlaced({ ...(e as BidEvent), user_name }));
+      await this.emit({ kind: 'bid', bid: { ...(e as BidEvent), user_name } });
     } else {
       if (e.seq > this.lastSeq) await this.catchUp(e.seq);
-      const m = statusChanged(e, e.winner_id ? await this.reads.userName(e.winner_id) : null);
-      if (this.known) this.known = { status: m.data.status, end_time: m.data.end_time || this.known.end_time };
-      await this.emit(m);
+      const winnerName = e.winner_id ? await this.reads.userName(e.winner_id) : null;
+      if (this.known) this.known = { status: (e.status ?? 'active') as KnownStatus['status'], end_time: e.end_time || this.known.end_time };
+      await this.emit({ kind: 'status', event: e, winnerName });
     }
   }
 }

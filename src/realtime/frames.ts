@@ -1,5 +1,4 @@
 import { metrics } from '../metrics.ts';
-import type { ServerMessage } from '../protocol/messages.ts';
 
 /**
  * Server messages serialized once for every local subscriber: the JSON texts and, made on first use, their
@@ -12,7 +11,8 @@ export class Outgoing {
   size = 0;
   private bytes: Buffer | undefined;
 
-  constructor(m?: ServerMessage) {
+  /** a message of either dialect (protocol/render.ts, protocol/original/render.ts) */
+  constructor(m?: object) {
     if (m) this.add(m);
   }
 
@@ -28,7 +28,7 @@ export class Outgoing {
     return o;
   }
 
-  add(m: ServerMessage) {
+  add(m: object) {
     const text = JSON.stringify(m);
     this.texts.push(text);
     this.size += text.length;

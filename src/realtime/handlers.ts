@@ -12,6 +12,8 @@ import { ReplayRefusedError, type Feeds, type FeedSubscription, type ReplayBudge
 export type SessionContext = {
   readonly userId: string;
   reply(m: ServerMessage): void;
+  /** a reply already rendered (the original dialect's) */
+  sendText(text: string): void;
   /** this socket as a feed member */
   readonly subscriber: Subscriber;
   /** the feed memberships this socket holds, by auction */

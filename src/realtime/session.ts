@@ -4,20 +4,20 @@ import { toClientError } from '../db/errors.ts';
 import { OutcomeUnknownError } from '../domain/bids.ts';
 import { metrics } from '../metrics.ts';
 import { CLOSE } from '../protocol/close-codes.ts';
+import type { DialectName } from '../protocol/dialects.ts';
 import type { ServerMessage } from '../protocol/messages.ts';
-import { MAX_DETAILS, issueDetails, issueSummary } from '../protocol/issues.ts';
-import { errorMessage } from '../protocol/render.ts';
-import { CLIENT_TYPES, clientMessage, type ClientMessage } from '../protocol/requests.ts';
 import { withDeadline } from '../util/deadline.ts';
+import type { SocketDialect } from './dialect.ts';
 import type { ChannelHub, FeedSubscription, Subscriber } from './feeds.ts';
 import type { Outgoing } from './frames.ts';
-import type { Handlers, SessionContext } from './handlers.ts';
+import type { SessionContext } from './handlers.ts';
 import { PersonalChannel } from './personal.ts';
 import type { SocketTransport } from './transport.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export type SessionDeps = {
-  handlers: Handlers;
+  /** the dialects this instance speaks, by name: a socket's was chosen at its upgrade */
+  dialects: Record<DialectName, SocketDialect>;
   hub: ChannelHub;
   /** a user's display name (the personal channel's results name the winner) */
   userName: (id: string) => Promise<string>;
@@ -54,11 +54,18 @@ export class Session implements Subscriber, SessionContext {
   private ended = false;
   private replays: TokenBucket | undefined;
   private expiry: NodeJS.Timeout | undefined;
+  private speaks: SocketDialect;
 
-  constructor(transport: SocketTransport, userId: string, deps: SessionDeps) {
+  constructor(transport: SocketTransport, userId: string, deps: SessionDeps, dialect: DialectName = 'auction') {
     this.transport = transport;
     this.userId = userId;
     this.deps = deps;
+    this.speaks = deps.dialects[dialect];
+  }
+
+  /** the dialect this socket speaks: feeds render broadcasts in it */
+  get dialect(): DialectName {
+    return this.speaks.name;
   }
 
   get log(): FastifyBaseLogger {
@@ -89,6 +96,16 @@ export class Session implements Subscriber, SessionContext {
     this.transport.send(JSON.stringify(m));
   }
 
+  sendText(text: string) {
+    this.transport.send(text);
+  }
+
+  /** An error in this socket's dialect. */
+  private fail(code: string, text: string, requestId?: string, auctionId?: string) {
+    metrics.wsErrors.inc({ code });
+    this.transport.send(this.speaks.error(code, text, requestId, auctionId));
+  }
+
   /** A subscription broke after its snapshot was sent: closing makes the client resume every subscription by seq. */
   resubscribe(reason: string) {
     this.transport.close(CLOSE.tryAgain, `${reason}: reconnect and resubscribe with since_seq`);
@@ -106,7 +123,7 @@ export class Session implements Subscriber, SessionContext {
   onFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
     this.inFlight++;
     // the first frame waits for the LISTEN, so an outbid right after this socket's first bid is not missed
-    if (!this.personal) {
+    if (!this.personal && this.speaks.personal) {
       this.personal = new PersonalChannel({
         hub: this.deps.hub, userId: this.userId, deliver: (text) => this.transport.send(text),
         watching: (id) => this.subscriptions.has(id), userName: this.deps.userName, log: () => this.log,
@@ -142,48 +159,27 @@ export class Session implements Subscriber, SessionContext {
     const frame = this.transport.admit(raw, isBinary);
     if ('closed' in frame) return;
     if ('refused' in frame) {
-      return frame.refused === 'binary' ? this.reply(errorMessage('binary_not_supported', 'send JSON text frames'))
-        : this.reply(errorMessage('rate_limited', `more than ${this.deps.ratePerSec} messages per second`));
+      return frame.refused === 'binary' ? this.fail('binary_not_supported', 'send JSON text frames')
+        : this.fail('rate_limited', `more than ${this.deps.ratePerSec} messages per second`);
     }
     if (!this.deps.takeUserMessage(this.userId)) {
-      return this.reply(errorMessage('rate_limited', `more than ${this.deps.userRatePerSec} messages per second across this user's sockets`));
+      return this.fail('rate_limited', `more than ${this.deps.userRatePerSec} messages per second across this user's sockets`);
     }
-    const m = this.parse(frame.text);
-    if (!m) return;
+    const m = this.speaks.parse(frame.text);
+    if ('refusal' in m) {
+      metrics.wsErrors.inc({ code: m.code });
+      return this.transport.send(m.refusal);
+    }
     metrics.wsMessages.inc({ type: m.type });
     try {
-      // the handler of this message's type (the union of handlers cannot be called with the union of messages)
-      const run = this.deps.handlers[m.type] as (m: ClientMessage, s: SessionContext) => Promise<void>;
       // one socket's frames run in order, so a call that never settles must not hold up the rest
-      await withDeadline(run(m, this), this.deps.requestTimeoutMs, () => {
+      await withDeadline(m.run(this), this.deps.requestTimeoutMs, () => {
         throw new OutcomeUnknownError('no answer in time; retry with the same request_id');
       });
     } catch (err) {
       const ce = toClientError(err);
       if (ce.code === 'internal') this.log.error({ err, type: m.type }, 'message handler failed');
-      this.reply(errorMessage(ce.code, ce.message, m.request_id, 'auction_id' in m ? m.auction_id : undefined));
+      this.fail(ce.code, ce.message, m.requestId, m.auctionId);
     }
-  }
-
-  /** The frame as a client message, or undefined after replying why it is not one. */
-  private parse(text: string): ClientMessage | undefined {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      this.reply(errorMessage('invalid_json', 'frame is not valid JSON'));
-      return undefined;
-    }
-    const parsed = clientMessage.safeParse(json);
-    if (parsed.success) return parsed.data;
-    const { request_id: rid, type } = (typeof json === 'object' && json !== null ? json : {}) as { request_id?: unknown; type?: unknown };
-    const requestId = typeof rid === 'string' ? rid.slice(0, 128) : undefined;
-    if (typeof type !== 'string' || !(CLIENT_TYPES as readonly string[]).includes(type)) {
-      this.reply(errorMessage('unknown_type', `type must be one of ${CLIENT_TYPES.join(', ')}`, requestId));
-    } else {
-      const details = issueDetails(parsed.error);
-      this.reply(errorMessage('invalid_message', `the message is invalid: ${issueSummary(details)}`, requestId, undefined, details.slice(0, MAX_DETAILS)));
-    }
-    return undefined;
   }
 }

@@ -4,12 +4,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { AuthError, type Identity } from '../auth/tokens.ts';
+import { AuthError, isUuid, type Identity } from '../auth/tokens.ts';
 import { metrics } from '../metrics.ts';
 import { CLOSE } from '../protocol/close-codes.ts';
+import { SUBPROTOCOL, negotiateDialect, offeredSubprotocols, type DialectName } from '../protocol/dialects.ts';
+import { originalDialect, ourDialect } from './dialect.ts';
 import { Feeds } from './feeds.ts';
 import { makeHandlers } from './handlers.ts';
 import { ListenHub } from './listen-hub.ts';
+import { makeOriginalHandlers } from './original-handlers.ts';
 import { Session, type SessionDeps } from './session.ts';
 import { SocketTransport, type TransportLimits } from './transport.ts';
 import { UserLimits } from './user-limits.ts';
@@ -25,6 +28,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     identity?: Identity;
+    /** the dialect this upgrade negotiated (Sec-WebSocket-Protocol, else WS_DEFAULT_DIALECT) */
+    dialect?: DialectName;
   }
 }
 
@@ -47,7 +52,10 @@ export default fp(async (app: FastifyInstance) => {
 
   const limits: TransportLimits = { maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, ratePerSec: c.WS_RATE_LIMIT_PER_SEC, burst: c.WS_RATE_BURST };
   const deps: SessionDeps = {
-    handlers: makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS, verifyToken: app.verifyToken }),
+    dialects: {
+      auction: ourDialect(makeHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS, verifyToken: app.verifyToken })),
+      original: originalDialect(makeOriginalHandlers({ auctions: app.auctions, feeds, maxSubscriptions: c.WS_MAX_SUBSCRIPTIONS })),
+    },
     hub, userName: (id) => app.auctions.userName(id), log: app.log, requestTimeoutMs: c.REQUEST_TIMEOUT_MS, ratePerSec: c.WS_RATE_LIMIT_PER_SEC,
     replayRowsPerSec: c.WS_REPLAY_ROWS_PER_SEC, replayBurst: c.WS_REPLAY_BURST,
     userRatePerSec: c.WS_USER_RATE_LIMIT_PER_SEC, takeUserMessage: (userId) => userLimits.takeMessage(userId),
@@ -66,7 +74,15 @@ export default fp(async (app: FastifyInstance) => {
   // No permessage-deflate (ws's default, stated): broadcasts write one shared frame straight to each TCP socket.
   // No client tracking: `connections` is the list (ws would keep a Set entry and a listener per socket).
   await app.register(websocket, {
-    options: { maxPayload: c.WS_MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false }, preClose: drainAndClose });
+    options: {
+      maxPayload: c.WS_MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false,
+      // the subprotocol preValidation chose (an upgrade offering only unknown ones was refused there)
+      handleProtocols: (offered: Set<string>) => {
+        const n = negotiateDialect(offered, c.WS_DEFAULT_DIALECT);
+        return 'subprotocol' in n && n.subprotocol ? n.subprotocol : false;
+      },
+    },
+    preClose: drainAndClose });
 
   // Drop peers that stop answering pings.
   const heartbeat = setInterval(() => {
@@ -81,31 +97,38 @@ export default fp(async (app: FastifyInstance) => {
   app.get('/ws', {
     websocket: true,
     preValidation: async (req, reply) => {
-      if (!app.originAllowed(req)) {
-        return reply.code(403).send({ error: { code: 'origin_not_allowed', message: 'origin not allowed' } });
+      const n = negotiateDialect(offeredSubprotocols(req.headers['sec-websocket-protocol']), c.WS_DEFAULT_DIALECT);
+      if ('unknown' in n) {
+        return reply.code(400).send({ error: { code: 'unsupported_subprotocol',
+          message: `no dialect named ${n.unknown.join(', ')}; offer ${SUBPROTOCOL.auction} or ${SUBPROTOCOL.original}, or none` } });
       }
+      req.dialect = n.dialect;
+      // a refusal as this dialect's client reads one: ours JSON, the original's Go http.Error (plain text)
+      const refuse = (status: number, code: string, message: string) => n.dialect === 'original'
+        ? reply.code(status).type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(`${message}\n`)
+        : reply.code(status).send({ error: { code, message } });
+      if (!app.originAllowed(req)) return refuse(403, 'origin_not_allowed', 'origin not allowed');
       // before the token is checked: a flood of upgrades costs one bucket look-up each
       const upgrade = userLimits.admitUpgrade(req.ip);
       if (!upgrade.ok) {
-        return reply.code(429).header('retry-after', String(upgrade.retryAfterSec))
-          .send({ error: { code: 'rate_limited', message: `more than ${c.WS_UPGRADES_PER_IP_PER_MIN} upgrades per minute from this address` } });
+        reply.header('retry-after', String(upgrade.retryAfterSec));
+        return refuse(429, 'rate_limited', `more than ${c.WS_UPGRADES_PER_IP_PER_MIN} upgrades per minute from this address`);
       }
+      const missing = n.dialect === 'original' && c.AUTH_ALLOW_USER_ID_PARAM ? originalUserIdProblem(req) : undefined;
+      if (missing) return refuse(400, 'invalid_user_id', missing);
       try {
         req.identity = await app.authenticate(req, { queryToken: true });
       } catch (err) {
-        if (err instanceof AuthError) return reply.code(401).send({ error: { code: err.code, message: err.message } });
+        if (err instanceof AuthError) return refuse(401, err.code, err.message);
         throw err;
       }
       const release = userLimits.openSocket(req.identity.userId);
-      if (!release) {
-        return reply.code(429)
-          .send({ error: { code: 'too_many_sockets', message: `at most ${c.WS_MAX_SOCKETS_PER_USER} sockets per user; close one first` } });
-      }
+      if (!release) return refuse(429, 'too_many_sockets', `at most ${c.WS_MAX_SOCKETS_PER_USER} sockets per user; close one first`);
       // the TCP socket's end is the socket's end, whether or not the upgrade completed
       req.raw.socket.once('close', release);
     },
   }, (socket, req) => {
-    const session = new Session(new SocketTransport(socket, limits, req.raw.socket), req.identity!.userId, deps);
+    const session = new Session(new SocketTransport(socket, limits, req.raw.socket), req.identity!.userId, deps, req.dialect);
     connections.add(session);
     // one timer per socket (a Timeout object, ~100 bytes): a close at exp to the millisecond; ?user_id= has none
     if (req.identity!.expiresAt !== undefined) session.expireAt(req.identity!.expiresAt);
@@ -127,6 +150,18 @@ export default fp(async (app: FastifyInstance) => {
     if (app.log.level === 'debug' || app.log.level === 'trace') session.log.debug('connected');
   });
 }, { name: 'websocket-api', dependencies: ['database', 'auth', 'auctions'] });
+
+/**
+ * The original server's refusals of its `?user_id=` (its exact texts), for an upgrade without a token in the
+ * original dialect: a token, when there is one, decides as in ours.
+ */
+function originalUserIdProblem(req: FastifyRequest): string | undefined {
+  const hasToken = req.headers.authorization?.startsWith('Bearer ') || (req.query as { token?: string }).token;
+  if (hasToken) return undefined;
+  const userId = (req.query as { user_id?: string }).user_id;
+  if (!userId) return 'user_id is required';
+  return isUuid(userId) ? undefined : 'invalid user_id format';
+}
 
 /**
  * @fastify/websocket keeps the upgrade's request and reply for the socket's whole life: the ServerResponse it

@@ -7,8 +7,8 @@ export function probeLogLevel(app: FastifyInstance) {
 }
 
 export default async function healthRoutes(app: FastifyInstance) {
-  // Liveness: the process answers.
-  app.get('/health', probeLogLevel(app), async () => ({ status: 'ok' }));
+  // Liveness: the process answers. The body is the original design's, so its probes read it unchanged.
+  app.get('/health', probeLogLevel(app), async () => ({ status: 'ok', service: 'auction-websocket' }));
 
   // Readiness: the database answers (and, once registered, the LISTEN connection is up).
   app.get('/ready', probeLogLevel(app), async (_req, reply) => {

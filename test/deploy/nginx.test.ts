@@ -153,7 +153,7 @@ if (!existsSync(NGINX)) {
   t.test('/health and REST through nginx', async (t) => {
     const health = await fetch(`${lb.http}/health`);
     t.equal(health.status, 200);
-    t.same(await health.json(), { status: 'ok' });
+    t.same(await health.json(), { status: 'ok', service: 'auction-websocket' });
 
     const seller = await tokenFor('lb-seller');
     const post = (path: string, body: unknown) => fetch(`${lb.http}${path}`, {

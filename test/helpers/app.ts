@@ -121,10 +121,10 @@ export class Client {
 }
 
 export async function connectClient(t: Test, inst: { ws: string }, user: string,
-  opts: { headers?: Record<string, string>; query?: string; ttlSeconds?: number } = {}) {
+  opts: { headers?: Record<string, string>; query?: string; ttlSeconds?: number; protocols?: string[] } = {}) {
   const { token, userId } = await tokenFor(user, { ttlSeconds: opts.ttlSeconds });
   const url = `${inst.ws}?${opts.query ?? `token=${token}`}`;
-  const ws = new WebSocket(url, { headers: opts.headers });
+  const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers });
   const client = new Client(ws, userId);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());

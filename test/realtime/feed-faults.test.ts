@@ -6,6 +6,8 @@ import { freshDb } from '../helpers/db.ts';
 import { bid, makeAuction, makeUser } from '../helpers/fixtures.ts';
 import { auctionService } from '../../src/domain/service.ts';
 import { Feeds, type ChannelHub, type FeedSource, type Subscriber } from '../../src/realtime/feeds.ts';
+import { originalDialect, ourDialect } from '../../src/realtime/dialect.ts';
+import { makeOriginalHandlers } from '../../src/realtime/original-handlers.ts';
 import { makeHandlers } from '../../src/realtime/handlers.ts';
 import { Session } from '../../src/realtime/session.ts';
 import { SocketTransport } from '../../src/realtime/transport.ts';
@@ -75,7 +77,10 @@ const refuseTokens = async (): Promise<never> => { throw new Error('no tokens in
 t.test('a socket whose replay broke after its snapshot is closed with 1013 (reconnect and resume)', async (t) => {
   const ws = fakeSocket();
   const session = new Session(new SocketTransport(ws, { maxBufferedBytes: 1 << 20, ratePerSec: 100, burst: 100 }), u, {
-    handlers: makeHandlers({ auctions, feeds, maxSubscriptions: 10, verifyToken: refuseTokens }), hub, userName: auctions.userName, log, requestTimeoutMs: 5000, ratePerSec: 100,
+    dialects: {
+      auction: ourDialect(makeHandlers({ auctions, feeds, maxSubscriptions: 10, verifyToken: refuseTokens })),
+      original: originalDialect(makeOriginalHandlers({ auctions, feeds, maxSubscriptions: 10 })),
+    }, hub, userName: auctions.userName, log, requestTimeoutMs: 5000, ratePerSec: 100,
     userRatePerSec: 100, takeUserMessage: () => true, replayRowsPerSec: 1000, replayBurst: 1000,
   });
   bids = 'fail';
