@@ -4,24 +4,26 @@
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses
 -- (docs/sql-conventions.md).
 
+-- One statement-level trigger for all the bids an INSERT adds (a batch of place_bids is one INSERT): each
+-- auction is read once, not once per bid, and one trigger call serves the batch. One bid_placed per bid, in
+-- seq order within each auction; pg_notify runs after the sort (a volatile target is evaluated after ORDER BY).
 create or replace function auction.bids_notify() returns trigger
 language plpgsql
 set search_path = auction, pg_catalog
 set enable_seqscan = off
 as $$
-declare
-  a auctions;
-  f record;
 begin
-  select * into a from auctions where id = new.auction_id;
-  f := bid_facts(a, new.seq, new.amount, new.kind);
-  perform pg_notify('auction:' || new.auction_id, json_build_object(
-    'type', 'bid_placed', 'auction_id', new.auction_id, 'seq', new.seq, 'bid_id', new.id,
-    'user_id', new.user_id, 'amount', new.amount::text, 'kind', new.kind,
-    'reserve_met', a.reserve_price is null or new.amount >= a.reserve_price,
+  perform pg_notify('auction:' || b.auction_id, json_build_object(
+    'type', 'bid_placed', 'auction_id', b.auction_id, 'seq', b.seq, 'bid_id', b.id,
+    'user_id', b.user_id, 'amount', b.amount::text, 'kind', b.kind,
+    'reserve_met', a.reserve_price is null or b.amount >= a.reserve_price,
     'min_next_bid', f.min_next_bid::text,
     'buy_now_price', case when f.buy_now_available then a.buy_now_price::text end,
-    'time', new.created_at)::text);
+    'time', b.created_at)::text)
+     from new_bids b
+     join auctions a on a.id = b.auction_id
+    cross join lateral bid_facts(a, b.seq, b.amount, b.kind) f
+    order by b.auction_id, b.seq;
   return null;
 end;
 $$;
