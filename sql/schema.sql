@@ -437,17 +437,23 @@ CREATE OR REPLACE FUNCTION auction.bids_notify()
  SET enable_seqscan TO 'off'
 AS $function$
 begin
-  perform pg_notify('auction:' || b.auction_id, json_build_object(
-    'type', 'bid_placed', 'auction_id', b.auction_id, 'seq', b.seq, 'bid_id', b.id,
-    'user_id', b.user_id, 'amount', b.amount::text, 'kind', b.kind,
-    'reserve_met', a.reserve_price is null or b.amount >= a.reserve_price,
-    'min_next_bid', f.min_next_bid::text,
-    'buy_now_price', case when f.buy_now_available then a.buy_now_price::text end,
-    'time', b.created_at)::text)
-     from new_bids b
-     join auctions a on a.id = b.auction_id
-    cross join lateral bid_facts(a, b.seq, b.amount, b.kind) f
-    order by b.auction_id, b.seq;
+  perform pg_notify('auction:' || c.auction_id,
+                    json_build_object('type', 'bids_placed', 'auction_id', c.auction_id, 'bids', c.bids)::text)
+     from (select e.auction_id, e.chunk, json_agg(e.event order by e.seq) as bids
+             from (select b.auction_id, b.seq,
+                          (row_number() over (partition by b.auction_id order by b.seq) - 1) / 16 as chunk,
+                          json_build_object(
+                            'type', 'bid_placed', 'auction_id', b.auction_id, 'seq', b.seq, 'bid_id', b.id,
+                            'user_id', b.user_id, 'amount', b.amount::text, 'kind', b.kind,
+                            'reserve_met', a.reserve_price is null or b.amount >= a.reserve_price,
+                            'min_next_bid', f.min_next_bid::text,
+                            'buy_now_price', case when f.buy_now_available then a.buy_now_price::text end,
+                            'time', b.created_at) as event
+                     from new_bids b
+                     join auctions a on a.id = b.auction_id
+                    cross join lateral bid_facts(a, b.seq, b.amount, b.kind) f) e
+            group by e.auction_id, e.chunk) c
+    order by c.auction_id, c.chunk;
   return null;
 end;
 $function$;
