@@ -12,8 +12,7 @@ begin
   perform pg_notify('auction:' || c.auction_id,
                     json_build_object('type', 'bids_placed', 'auction_id', c.auction_id, 'bids', c.bids)::text)
      from (select e.auction_id, e.chunk, json_agg(e.event order by e.seq) as bids
-             from (select b.auction_id, b.seq,
-                          (row_number() over (partition by b.auction_id order by b.seq) - 1) / 16 as chunk,
+             from (select b.auction_id, b.seq, b.seq / 16 as chunk,  -- seqs are unique per auction: ≤ 16 a chunk
                           json_build_object(
                             'type', 'bid_placed', 'auction_id', b.auction_id, 'seq', b.seq, 'bid_id', b.id,
                             'user_id', b.user_id, 'amount', b.amount::text, 'kind', b.kind,

@@ -218,6 +218,6 @@ t.test("a batch's bids: one NOTIFY per auction, at most 16 bids and 8,000 bytes 
   t.same(placed.map((e) => e.seq), Array.from({ length: n }, (_, i) => i + 1), 'one bid_placed per bid, in seq order');
   t.same((await h.waitFor(`auction:${b.id}`, 2)).map((e) => e.type), ['auction_started', 'bid_placed'], 'the other auction hears its own');
   const batches = raw.map((p) => JSON.parse(p) as { type: string; bids?: unknown[] }).filter((e) => e.type === 'bids_placed');
-  t.same(batches.map((e) => e.bids!.length), [16, 16, 8], 'split into payloads of at most 16 bids');
+  t.same(batches.map((e) => e.bids!.length), [15, 16, 9], 'split by seq into payloads of at most 16 bids (seqs 1-15, 16-31, 32-40)');
   t.ok(raw.every((p) => Buffer.byteLength(p) < 8000), 'each under the NOTIFY limit');
 });
