@@ -256,11 +256,10 @@ CREATE OR REPLACE FUNCTION auction.auctions_check_bid_exists()
  SET enable_seqscan TO 'off'
 AS $function$
 begin
-  if not exists (select 1 from bids b
-                  where b.auction_id = new.id and b.seq = new.seq
-                    and b.amount = new.current_price and b.user_id = new.high_bidder_id)
-     or (select count(*) from bids b where b.auction_id = new.id and b.seq > old.seq and b.seq <= new.seq)
-        <> new.seq - old.seq then
+  -- one range scan of the seqs this update added (the last of them is new.seq: the trigger fires when it moved)
+  if not coalesce((select count(*) = new.seq - old.seq
+                          and bool_or(b.seq = new.seq and b.amount = new.current_price and b.user_id = new.high_bidder_id)
+                     from bids b where b.auction_id = new.id and b.seq > old.seq and b.seq <= new.seq), false) then
     raise exception 'auction % seq % has no matching bid', new.id, new.seq using errcode = 'AU004';
   end if;
   return null;
@@ -437,19 +436,23 @@ CREATE OR REPLACE FUNCTION auction.bids_notify()
  SET search_path TO 'auction', 'pg_catalog'
  SET enable_seqscan TO 'off'
 AS $function$
-declare
-  a auctions;
-  f record;
 begin
-  select * into a from auctions where id = new.auction_id;
-  f := bid_facts(a, new.seq, new.amount, new.kind);
-  perform pg_notify('auction:' || new.auction_id, json_build_object(
-    'type', 'bid_placed', 'auction_id', new.auction_id, 'seq', new.seq, 'bid_id', new.id,
-    'user_id', new.user_id, 'amount', new.amount::text, 'kind', new.kind,
-    'reserve_met', a.reserve_price is null or new.amount >= a.reserve_price,
-    'min_next_bid', f.min_next_bid::text,
-    'buy_now_price', case when f.buy_now_available then a.buy_now_price::text end,
-    'time', new.created_at)::text);
+  perform pg_notify('auction:' || c.auction_id,
+                    json_build_object('type', 'bids_placed', 'auction_id', c.auction_id, 'bids', c.bids)::text)
+     from (select e.auction_id, e.chunk, json_agg(e.event order by e.seq) as bids
+             from (select b.auction_id, b.seq, b.seq / 16 as chunk,  -- seqs are unique per auction: ≤ 16 a chunk
+                          json_build_object(
+                            'type', 'bid_placed', 'auction_id', b.auction_id, 'seq', b.seq, 'bid_id', b.id,
+                            'user_id', b.user_id, 'amount', b.amount::text, 'kind', b.kind,
+                            'reserve_met', a.reserve_price is null or b.amount >= a.reserve_price,
+                            'min_next_bid', f.min_next_bid::text,
+                            'buy_now_price', case when f.buy_now_available then a.buy_now_price::text end,
+                            'time', b.created_at) as event
+                     from new_bids b
+                     join auctions a on a.id = b.auction_id
+                    cross join lateral bid_facts(a, b.seq, b.amount, b.kind) f) e
+            group by e.auction_id, e.chunk) c
+    order by c.auction_id, c.chunk;
   return null;
 end;
 $function$;
@@ -1283,7 +1286,7 @@ CREATE TRIGGER auctions_before_insert_item_owner BEFORE INSERT ON auction.auctio
 
 CREATE TRIGGER auctions_before_update_guard BEFORE UPDATE ON auction.auctions FOR EACH ROW EXECUTE FUNCTION auction.auctions_guard_update();
 
-CREATE TRIGGER bids_after_insert_notify AFTER INSERT ON auction.bids FOR EACH ROW EXECUTE FUNCTION auction.bids_notify();
+CREATE TRIGGER bids_after_insert_notify AFTER INSERT ON auction.bids REFERENCING NEW TABLE AS new_bids FOR EACH STATEMENT EXECUTE FUNCTION auction.bids_notify();
 
 CREATE CONSTRAINT TRIGGER bids_after_insert_seq_reached AFTER INSERT ON auction.bids DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION auction.bids_check_seq_reached();
 

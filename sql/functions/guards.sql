@@ -115,11 +115,10 @@ set search_path = auction, pg_catalog
 set enable_seqscan = off
 as $$
 begin
-  if not exists (select 1 from bids b
-                  where b.auction_id = new.id and b.seq = new.seq
-                    and b.amount = new.current_price and b.user_id = new.high_bidder_id)
-     or (select count(*) from bids b where b.auction_id = new.id and b.seq > old.seq and b.seq <= new.seq)
-        <> new.seq - old.seq then
+  -- one range scan of the seqs this update added (the last of them is new.seq: the trigger fires when it moved)
+  if not coalesce((select count(*) = new.seq - old.seq
+                          and bool_or(b.seq = new.seq and b.amount = new.current_price and b.user_id = new.high_bidder_id)
+                     from bids b where b.auction_id = new.id and b.seq > old.seq and b.seq <= new.seq), false) then
     raise exception 'auction % seq % has no matching bid', new.id, new.seq using errcode = 'AU004';
   end if;
   return null;

@@ -1,27 +1,36 @@
 -- Notifications, sent by trigger functions so that psql, the service and any other writer notify alike.
 -- Channel per auction: 'auction:<id>'; per user: 'user:<id>'; new auctions: 'auctions'. Amounts travel as
--- strings so no float ever touches them. Payload types: src/protocol/messages.ts.
+-- strings so no float ever touches them. Payload types: src/realtime/notifications.ts.
 -- Applied after the migrations and again whenever it changes: each definition is whole, with its SET clauses
 -- (docs/sql-conventions.md).
 
+-- One statement-level trigger for all the bids an INSERT adds (a batch of place_bids is one INSERT): each
+-- auction is read once, not once per bid, and one NOTIFY per auction carries its bids: bids_placed, with the
+-- bid_placed event of each bid in seq order, at most 16 a payload (NOTIFY takes 8,000 bytes; one event is
+-- under 450). The instance splits it back into bid_placed events (src/realtime/notifications.ts).
+-- pg_notify runs after the sort (a volatile target is evaluated after ORDER BY), so chunks go in seq order.
 create or replace function auction.bids_notify() returns trigger
 language plpgsql
 set search_path = auction, pg_catalog
 set enable_seqscan = off
 as $$
-declare
-  a auctions;
-  f record;
 begin
-  select * into a from auctions where id = new.auction_id;
-  f := bid_facts(a, new.seq, new.amount, new.kind);
-  perform pg_notify('auction:' || new.auction_id, json_build_object(
-    'type', 'bid_placed', 'auction_id', new.auction_id, 'seq', new.seq, 'bid_id', new.id,
-    'user_id', new.user_id, 'amount', new.amount::text, 'kind', new.kind,
-    'reserve_met', a.reserve_price is null or new.amount >= a.reserve_price,
-    'min_next_bid', f.min_next_bid::text,
-    'buy_now_price', case when f.buy_now_available then a.buy_now_price::text end,
-    'time', new.created_at)::text);
+  perform pg_notify('auction:' || c.auction_id,
+                    json_build_object('type', 'bids_placed', 'auction_id', c.auction_id, 'bids', c.bids)::text)
+     from (select e.auction_id, e.chunk, json_agg(e.event order by e.seq) as bids
+             from (select b.auction_id, b.seq, b.seq / 16 as chunk,  -- seqs are unique per auction: ≤ 16 a chunk
+                          json_build_object(
+                            'type', 'bid_placed', 'auction_id', b.auction_id, 'seq', b.seq, 'bid_id', b.id,
+                            'user_id', b.user_id, 'amount', b.amount::text, 'kind', b.kind,
+                            'reserve_met', a.reserve_price is null or b.amount >= a.reserve_price,
+                            'min_next_bid', f.min_next_bid::text,
+                            'buy_now_price', case when f.buy_now_available then a.buy_now_price::text end,
+                            'time', b.created_at) as event
+                     from new_bids b
+                     join auctions a on a.id = b.auction_id
+                    cross join lateral bid_facts(a, b.seq, b.amount, b.kind) f) e
+            group by e.auction_id, e.chunk) c
+    order by c.auction_id, c.chunk;
   return null;
 end;
 $$;

@@ -8,7 +8,7 @@ import { missedStatusEvents, type KnownStatus } from '../protocol/status.ts';
 import { withDeadline } from '../util/deadline.ts';
 import { Outgoing } from './frames.ts';
 import type { ListenHub } from './listen-hub.ts';
-import { parseNotification, type AuctionEvent, type BidEvent, type StatusEvent } from './notifications.ts';
+import { parseAuctionNotification, type AuctionEvent, type BidEvent, type StatusEvent } from './notifications.ts';
 
 export interface Subscriber {
   /** a string is one socket's own message; an Outgoing is shared by every subscriber of a broadcast */
@@ -135,8 +135,8 @@ class AuctionFeed {
   listen(hub: ChannelHub, onFailure: () => void) {
     void this.run(async () => {
       this.unlisten = await hub.subscribe(`auction:${this.id}`, (payload) => {
-        const e = parseNotification<AuctionEvent>(payload);
-        if (e) this.onEvent(e);
+        const events = parseAuctionNotification(payload);
+        if (events) for (const e of events) this.onEvent(e);
         else this.log.error({ payload }, 'unparseable notification');
       });
     }).catch(() => {

@@ -56,7 +56,7 @@ t.test('a database migrated before function files upgrades with its data and end
 
   const applied = await migrate(sql);
   t.same(applied.filter((f) => !f.startsWith('functions/')), ['000009_judge_in_steps.sql', '000010_psql_search_path.sql',
-    '000011_item_owner_auctions.sql', '000012_least_privilege.sql'],
+    '000011_item_owner_auctions.sql', '000012_least_privilege.sql', '000013_statement_notify.sql'],
     'the new migrations, then every function file');
   t.ok(applied.includes('functions/bids.sql'));
   t.same(await contents(), before, 'every row of users, items, auctions and bids survived');

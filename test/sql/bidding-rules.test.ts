@@ -4,6 +4,7 @@ import t from 'tap';
 import postgres from 'postgres';
 import { connect } from '../../src/db/connect.ts';
 import { toClientError } from '../../src/db/errors.ts';
+import { parseAuctionNotification } from '../../src/realtime/notifications.ts';
 import { freshDb } from '../helpers/db.ts';
 import { bid, makeAuction, makeUser, proxyBid, type Outcome } from '../helpers/fixtures.ts';
 
@@ -14,10 +15,10 @@ t.teardown(() => listener.end());
 
 type Note = Record<string, unknown> & { type: string };
 
-/** Collects the payloads of one channel. */
+/** Collects the events of one channel (a batch's bids arrive in one payload). */
 async function hear(channel: string) {
   const got: Note[] = [];
-  const l = await listener.listen(channel, (p) => got.push(JSON.parse(p) as Note));
+  const l = await listener.listen(channel, (p) => got.push(...(parseAuctionNotification(p) ?? []) as Note[]));
   return { got, close: () => l.unlisten(), settle: () => new Promise((r) => setTimeout(r, 200)) };
 }
 

@@ -2,6 +2,7 @@
 import t from 'tap';
 import postgres from 'postgres';
 import { connect } from '../../src/db/connect.ts';
+import { parseAuctionNotification } from '../../src/realtime/notifications.ts';
 import { freshDb } from '../helpers/db.ts';
 import { bid, makeAuction, makeUser } from '../helpers/fixtures.ts';
 
@@ -12,14 +13,14 @@ const { sql } = db;
 const listener = postgres(db.url, { max: 1, onnotice: () => {} });
 t.teardown(() => listener.end());
 
-/** Subscribes to channels and collects their payloads; `waitFor` gives up after a bounded time. */
+/** Subscribes to channels and collects their events (a batch's bids arrive in one payload); `waitFor` gives up after a bounded time. */
 async function hear(...channels: string[]) {
   const got = new Map<string, Note[]>(channels.map((c) => [c, []]));
   let wake = () => {};
   const unlisten: (() => Promise<void>)[] = [];
   for (const channel of channels) {
     const l = await listener.listen(channel, (payload) => {
-      got.get(channel)!.push(JSON.parse(payload) as Note);
+      got.get(channel)!.push(...(parseAuctionNotification(payload) ?? []) as Note[]);
       wake();
     });
     unlisten.push(l.unlisten);
@@ -192,4 +193,31 @@ t.test('an auction ended straight from pending after its start time is heard sta
   t.teardown(hb.close);
   await sql`select auction.cancel_auction(${b.id}, 'withdrawn')`;
   t.same((await hb.waitFor(`auction:${b.id}`, 1)).map((n) => n.type), ['auction_cancelled']);
+});
+
+t.test("a batch's bids: one NOTIFY per auction, at most 16 bids and 8,000 bytes each, split back in seq order", async (t) => {
+  const a = await makeAuction(sql, { startingPrice: '10.00', minIncrement: '0.01' });
+  const b = await makeAuction(sql, { startingPrice: '10.00', minIncrement: '0.01' });
+  const users = [await makeUser(sql, 'x'), await makeUser(sql, 'y')];
+  const raw: string[] = [];
+  const l = await listener.listen(`auction:${a.id}`, (p) => raw.push(p));
+  t.teardown(() => l.unlisten());
+  const h = await hear(`auction:${a.id}`, `auction:${b.id}`);
+  t.teardown(h.close);
+
+  // 40 rising bids on a, taking turns (each outbids the other), and one on b, in one transaction
+  const n = 40;
+  const ids = [...Array.from({ length: n }, () => a.id), b.id];
+  const who = [...Array.from({ length: n }, (_, i) => users[i % 2]), users[0]];
+  const amounts = [...Array.from({ length: n }, (_, i) => (11 + i).toFixed(2)), '10.00'];
+  const out = await sql`select accepted from auction.place_bids(${ids}::uuid[], ${who}::uuid[], ${amounts}::numeric[],
+    ${ids.map(() => null)}::text[])`;
+  t.ok(out.every((r) => r.accepted), 'every bid accepted');
+
+  const placed = (await h.waitFor(`auction:${a.id}`, n + 1)).filter((e) => e.type === 'bid_placed');
+  t.same(placed.map((e) => e.seq), Array.from({ length: n }, (_, i) => i + 1), 'one bid_placed per bid, in seq order');
+  t.same((await h.waitFor(`auction:${b.id}`, 2)).map((e) => e.type), ['auction_started', 'bid_placed'], 'the other auction hears its own');
+  const batches = raw.map((p) => JSON.parse(p) as { type: string; bids?: unknown[] }).filter((e) => e.type === 'bids_placed');
+  t.same(batches.map((e) => e.bids!.length), [15, 16, 9], 'split by seq into payloads of at most 16 bids (seqs 1-15, 16-31, 32-40)');
+  t.ok(raw.every((p) => Buffer.byteLength(p) < 8000), 'each under the NOTIFY limit');
 });
