@@ -74,6 +74,14 @@ function outbidNotice(auctionId: string, name: string, price: number) {
   notice(`You were outbid on ${name}: the price is now ${money(price)}.`, auctionId, 'outbid');
 }
 
+/** A later bid by someone else: an outbid notice on screen says the price as it is now. */
+function refreshOutbid(s: AuctionSnapshot) {
+  const n = $('notice');
+  if (!n.hidden && n.dataset.kind === 'outbid' && n.dataset.auction === s.auction_id && s.high_bidder_id !== me) {
+    outbidNotice(s.auction_id, s.item_name, s.current_price);
+  }
+}
+
 function clearNotice(auctionId: string, kind: string) {
   const n = $('notice');
   if (n.dataset.auction === auctionId && n.dataset.kind === kind) n.hidden = true;
@@ -146,6 +154,7 @@ function route() {
     room = new Room(client, id, {
       me,
       changed: (s) => {
+        refreshOutbid(s);
         if (!auctions.has(s.auction_id)) return;
         auctions.set(s.auction_id, s);
         renderList();

@@ -200,6 +200,7 @@ async function run() {
     await bob.page.locator('#conn[data-state="open"]').waitFor();
     await waitText(bob.page, '#price', /^14\.00$/);
     await waitText(bob.page, '#bid-result', /^$/); // "Rejected: at least 13.50" is old news at 14.00
+    await waitText(bob.page, '#notice', /You were outbid on Brass lamp: the price is now 14\.00/); // not 12.50 any more
     await shoot(bob.page, 'room-live');
 
     for (const p of [alice.page, bob.page]) {
