@@ -76,11 +76,7 @@ function authenticate(verify: HandlerDeps['verifyToken']): Handler<'authenticate
 function subscribe(d: { feeds: Pick<Feeds, 'subscribe'>; maxSubscriptions: number }): Handler<'subscribe'> {
   return async (m, s) => {
     const rid = m.request_id;
-    const held = s.subscriptions.get(m.auction_id);
-    if (held) {
-      s.subscriptions.delete(m.auction_id);
-      await held.unsubscribe();
-    } else if (s.subscriptions.size >= d.maxSubscriptions) {
+    if (!(await dropSubscription(s, m.auction_id)) && s.subscriptions.size >= d.maxSubscriptions) {
       return s.reply(errorMessage('too_many_subscriptions', `at most ${d.maxSubscriptions} auctions per socket`, rid, m.auction_id));
     }
     let sub: FeedSubscription | undefined;
@@ -96,18 +92,28 @@ function subscribe(d: { feeds: Pick<Feeds, 'subscribe'>; maxSubscriptions: numbe
       throw err;
     }
     if (!sub) return s.reply(notFound(rid, m.auction_id));
-    if (s.closing) await sub.unsubscribe();
-    else s.subscriptions.set(m.auction_id, sub);
+    await keepSubscription(s, m.auction_id, sub);
   };
+}
+
+/** Ends the socket's membership of the auction, if it holds one: true when it did. */
+export async function dropSubscription(s: SessionContext, auctionId: string): Promise<boolean> {
+  const held = s.subscriptions.get(auctionId);
+  if (!held) return false;
+  s.subscriptions.delete(auctionId);
+  await held.unsubscribe();
+  return true;
+}
+
+/** Records a new membership; a socket that closed meanwhile lets it go at once. */
+export async function keepSubscription(s: SessionContext, auctionId: string, sub: FeedSubscription) {
+  if (s.closing) await sub.unsubscribe();
+  else s.subscriptions.set(auctionId, sub);
 }
 
 function unsubscribe(d: Pick<AuctionService, 'getAuction'>): Handler<'unsubscribe'> {
   return async (m, s) => {
-    const held = s.subscriptions.get(m.auction_id);
-    if (held) {
-      s.subscriptions.delete(m.auction_id);
-      await held.unsubscribe();
-    }
+    await dropSubscription(s, m.auction_id);
     const a = await d.getAuction(m.auction_id);
     if (!a) return s.reply(notFound(m.request_id, m.auction_id));
     s.reply(message<'auction_update'>({

@@ -8,7 +8,7 @@ import { exactAmount, goInt, parseGoUuid, type OriginalRequest, type OriginalReq
 import { isRfc3339 } from '../protocol/requests.ts';
 import { rejected } from '../protocol/render.ts';
 import type { Feeds, FeedSubscription } from './feeds.ts';
-import type { SessionContext } from './handlers.ts';
+import { dropSubscription, keepSubscription, type SessionContext } from './handlers.ts';
 
 export type OriginalHandler = (m: OriginalRequest, s: SessionContext) => Promise<void>;
 export type OriginalHandlers = Record<OriginalRequestType, OriginalHandler>;
@@ -43,19 +43,14 @@ export function makeOriginalHandlers(d: OriginalDeps): OriginalHandlers {
 function subscribe(d: OriginalDeps): OriginalHandler {
   return async (m, s) => {
     const id = m.auction_id!;
-    const held = s.subscriptions.get(id);
-    if (held) {
-      s.subscriptions.delete(id);
-      await held.unsubscribe();
-    } else if (s.subscriptions.size >= d.maxSubscriptions) {
+    if (!(await dropSubscription(s, id)) && s.subscriptions.size >= d.maxSubscriptions) {
       return send(s, originalError(`at most ${d.maxSubscriptions} auctions per socket`, id));
     }
     const sub: FeedSubscription | undefined = await d.feeds.subscribe(id, s.subscriber, {
       onSnapshot: () => send(s, subscription(id, 'subscribed')),
     });
     if (!sub) return send(s, originalError(TEXT.auctionNotFound, id));
-    if (s.closing) await sub.unsubscribe();
-    else s.subscriptions.set(id, sub);
+    await keepSubscription(s, id, sub);
   };
 }
 
@@ -63,11 +58,7 @@ function subscribe(d: OriginalDeps): OriginalHandler {
 function unsubscribe(): OriginalHandler {
   return async (m, s) => {
     const id = m.auction_id!;
-    const held = s.subscriptions.get(id);
-    if (held) {
-      s.subscriptions.delete(id);
-      await held.unsubscribe();
-    }
+    await dropSubscription(s, id);
     send(s, subscription(id, 'unsubscribed'));
   };
 }
