@@ -6,6 +6,7 @@ import { build } from '../../src/build.ts';
 import { loadConfig } from '../../src/config.ts';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { auctionInput, type AuctionOpts } from './fixtures.ts';
+import { Inbox, opened } from './inbox.ts';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
 
@@ -44,30 +45,23 @@ export type Msg = { type: string; auction_id?: string; request_id?: string; seq?
 
 /** A WebSocket client that records every message and can wait for one. */
 export class Client {
-  readonly messages: Msg[] = [];
   readonly ws: WebSocket;
   readonly userId: string;
   closeCode: number | undefined;
   error: Error | undefined;
-  private waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
+  private inbox = new Inbox<Msg>();
 
   constructor(ws: WebSocket, userId: string) {
     this.ws = ws;
     this.userId = userId;
-    ws.on('message', (raw) => {
-      const m = JSON.parse(raw.toString()) as Msg;
-      this.messages.push(m);
-      this.waiters = this.waiters.filter((w) => {
-        if (w.pred(m)) {
-          w.resolve(m);
-          return false;
-        }
-        return true;
-      });
-    });
+    ws.on('message', (raw) => this.inbox.add(JSON.parse(raw.toString()) as Msg));
     ws.on('close', (code) => { this.closeCode = code; });
     // a reset from a server that shuts down under it (ECONNRESET) is the socket's end, not the test process's
     ws.on('error', (err) => { this.error = err; });
+  }
+
+  get messages(): Msg[] {
+    return this.inbox.messages;
   }
 
   send(m: unknown) {
@@ -76,12 +70,7 @@ export class Client {
 
   /** Waits for a message matching `pred` (already received ones count), failing after `ms`. */
   next(pred: (m: Msg) => boolean, ms = 5000, from = 0): Promise<Msg> {
-    const seen = this.messages.slice(from).find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting; got ${JSON.stringify(this.messages.slice(-5))}`)), ms);
-      this.waiters.push({ pred, resolve: (m) => { clearTimeout(timer); resolve(m); } });
-    });
+    return this.inbox.next(pred, from, ms);
   }
 
   /** Sends a message with a fresh request_id and waits for the reply that echoes it. */
@@ -126,11 +115,7 @@ export async function connectClient(t: Test, inst: { ws: string }, user: string,
   const url = `${inst.ws}?${opts.query ?? `token=${token}`}`;
   const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers });
   const client = new Client(ws, userId);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
+  await opened(ws);
   t.teardown(() => { ws.terminate(); });
   return client;
 }

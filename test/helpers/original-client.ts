@@ -4,6 +4,7 @@
 // send exactly what the original server sent. It shares no code with the server's rendering.
 import type { Test } from 'tap';
 import WebSocket from 'ws';
+import { Inbox, opened } from './inbox.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RFC3339_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -106,12 +107,13 @@ export function decodeServerMessage(text: string): OriginalMsg {
 
 /** A socket speaking the original's protocol: no request ids, replies in order. */
 export class OriginalClient {
-  readonly messages: OriginalMsg[] = [];
   readonly raw: string[] = [];
   readonly errors: Error[] = [];
   readonly ws: WebSocket;
   readonly userId: string;
-  private waiters: { from: number; pred: (m: OriginalMsg) => boolean; resolve: (m: OriginalMsg) => void }[] = [];
+  /** a socket error (a reset as an instance shuts down): the socket's end, not the test process's */
+  error: Error | undefined;
+  private inbox = new Inbox<OriginalMsg>(() => `; undecodable: ${this.errors.join('; ')}`);
 
   constructor(ws: WebSocket, userId: string) {
     this.ws = ws;
@@ -126,10 +128,13 @@ export class OriginalClient {
         this.errors.push(err as Error);
         return;
       }
-      this.messages.push(m);
-      const i = this.messages.length - 1;
-      this.waiters = this.waiters.filter((w) => (i >= w.from && w.pred(m) ? (w.resolve(m), false) : true));
+      this.inbox.add(m);
     });
+    ws.on('error', (err) => { this.error = err; });
+  }
+
+  get messages(): OriginalMsg[] {
+    return this.inbox.messages;
   }
 
   send(m: unknown) {
@@ -138,12 +143,7 @@ export class OriginalClient {
 
   /** The first message from index `from` on that matches. */
   next(pred: (m: OriginalMsg) => boolean, from = 0, ms = 5000): Promise<OriginalMsg> {
-    const seen = this.messages.slice(from).find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(this.messages.slice(-5))}; undecodable: ${this.errors.join('; ')}`)), ms);
-      this.waiters.push({ from, pred, resolve: (m) => { clearTimeout(timer); resolve(m); } });
-    });
+    return this.inbox.next(pred, from, ms);
   }
 
   /** Sends a message and waits for the next one from here on that matches (the original's replies come in order). */
@@ -163,11 +163,7 @@ export class OriginalClient {
 export async function connectOriginal(t: Test, inst: { ws: string }, userId: string, o: { subprotocol?: string } = {}) {
   const ws = new WebSocket(`${inst.ws}?user_id=${userId}`, o.subprotocol ? [o.subprotocol] : []);
   const client = new OriginalClient(ws, userId);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
+  await opened(ws);
   t.teardown(() => { ws.terminate(); });
   return client;
 }
